@@ -6,6 +6,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/config/spec.h"
 #include "sinks/stdout/stdout_config.h"
 #include "sources/postgres/postgres_config.h"
 
@@ -27,7 +28,19 @@ struct PipelineConfig {
     std::string state_path;  // default: .cdcctl/<name>.state beside the pipeline file
 };
 
-// Reads, interpolates ${VAR} from the environment, validates and fills defaults.
+// Reads, interpolates ${VAR} from the environment, validates and fills defaults. Throws
+// ConfigErrors (a ConfigError, component "config") listing every problem in file order. On
+// success every secret value is registered with log::AddSecret.
 PipelineConfig LoadPipeline(const std::string &path);
+
+// The effective configuration as YAML, defaults filled in and secrets shown as "***" (what
+// `cdcctl check` prints).
+std::string DescribePipeline(const PipelineConfig &config);
+
+// The top-level keys of the file.
+const StructSpec<PipelineConfig> &PipelineSpec();
+// The top-level spec, then every registered source type, then every sink type: everything the
+// man page must document.
+std::vector<const ConfigSpec *> AllConfigSpecs();
 
 }  // namespace cdcctl

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/config/secret.h"
+#include "core/config/spec.h"
 #include "core/event/modes.h"
 
 namespace cdcctl {
@@ -31,5 +32,8 @@ struct PostgresSourceConfig {
     std::chrono::milliseconds heartbeat_interval{10000};
     std::string sslmode = "prefer";
 };
+
+// Every key of `source:` when `type: postgres`, with its default, checks and documentation.
+const StructSpec<PostgresSourceConfig> &PostgresSourceSpec();
 
 }  // namespace cdcctl

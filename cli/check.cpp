@@ -1,0 +1,26 @@
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "core/config/pipeline.h"
+#include "core/runtime/log.h"
+#include "core/runtime/registry.h"
+
+namespace cdcctl::cli {
+
+// One "PASS|FAIL  name: detail" line per prerequisite on stdout: the output of this command.
+int Check(const std::string &file, bool show_config) {
+    PipelineConfig config = LoadPipeline(file);
+    std::printf("PASS  config: %s\n", file.c_str());
+    if (show_config) std::printf("%s", DescribePipeline(config).c_str());
+    bool ok = true;
+    for (const CheckResult &r : CheckSource(config)) {
+        ok = ok && r.ok;
+        std::printf("%s  %s: %s\n", r.ok ? "PASS" : "FAIL", r.name.c_str(),
+                    log::Redact(r.detail).c_str());
+    }
+    std::fflush(stdout);
+    return static_cast<int>(ok ? ExitCode::kOk : ExitCode::kUnavailable);
+}
+
+}  // namespace cdcctl::cli
