@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "core/error.h"
+
 namespace cdcctl {
 
 namespace {
@@ -128,6 +130,14 @@ void WriteSequence(json::JsonWriter &w, uint64_t last_commit_lsn, uint64_t lsn) 
     put(lsn);
     *p++ = ']';
     w.String(std::string_view(buf, p - buf));
+}
+
+// ts_us / ts_ns derived from milliseconds; null (they are optional) where int64 cannot hold them,
+// which for nanoseconds is after the year 2262.
+void WriteScaledTime(json::JsonWriter &w, int64_t ts_ms, int64_t factor) {
+    int64_t scaled;
+    if (__builtin_mul_overflow(ts_ms, factor, &scaled)) w.Null();
+    else w.Int(scaled);
 }
 
 void WriteOptionalLsn(json::JsonWriter &w, uint64_t lsn) {
@@ -270,6 +280,7 @@ const std::string &EnvelopeEncoder::SchemaFor(const TableSchemaPtr &table) {
 }
 
 void EnvelopeEncoder::Encode(const ChangeEvent &event, std::string *out) {
+    if (event.table == nullptr) throw Error("encoder", "a change event reached the encoder without a table schema");
     json::JsonWriter w(out);
     if (!config_.schemas) {
         if (config_.format == EventFormat::kEnvelope) WriteEnvelope(w, event);
@@ -312,9 +323,9 @@ void EnvelopeEncoder::WriteEnvelope(json::JsonWriter &w, const ChangeEvent &even
     w.Key("ts_ms");
     w.Int(event.ts_ms);
     w.Key("ts_us");
-    w.Int(event.ts_ms * 1000);
+    WriteScaledTime(w, event.ts_ms, 1000);
     w.Key("ts_ns");
-    w.Int(event.ts_ms * 1000000);
+    WriteScaledTime(w, event.ts_ms, 1000000);
     w.EndObject();
 }
 
@@ -338,9 +349,9 @@ void EnvelopeEncoder::WriteSource(json::JsonWriter &w, const ChangeEvent &event)
     if (s.lsn == 0) w.Null();
     else WriteSequence(w, s.last_commit_lsn, s.lsn);
     w.Key("ts_us");
-    w.Int(s.ts_ms * 1000);
+    WriteScaledTime(w, s.ts_ms, 1000);
     w.Key("ts_ns");
-    w.Int(s.ts_ms * 1000000);
+    WriteScaledTime(w, s.ts_ms, 1000000);
     w.Key("schema");
     w.String(table.schema);
     w.Key("table");

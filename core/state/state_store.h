@@ -46,7 +46,8 @@ public:
     explicit StateStore(std::string path, std::string pipeline_file = {});
 
     // The stored state; nullopt when the file does not exist (a first run). Throws StateError
-    // naming the file when it cannot be read, is corrupt, or has another format version.
+    // naming the file when it cannot be read, is corrupt, or has another format version. The
+    // caller checks that pipeline and source_type are those of the pipeline it runs.
     std::optional<PipelineState> Load();
     // Atomically replace the file with `state`, creating parent directories as needed. Throws
     // StateError naming the file and the system error; the previous file is then untouched.

@@ -561,6 +561,7 @@ PgTextConverter::PgTextConverter(const FieldSchema &field) {
     switch (field.type) {
         case FieldType::kBoolean: kind_ = Kind::kBool; break;
         case FieldType::kInt8:
+            throw ConfigError("postgres", "column '" + field.name + "': no PostgreSQL type is read as int8");
         case FieldType::kInt16: kind_ = Kind::kInt16; break;
         case FieldType::kInt32:
             if (sem == semantic::kDate || sem == semantic::kConnectDate) kind_ = Kind::kDateDays;

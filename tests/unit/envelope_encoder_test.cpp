@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "core/error.h"
 #include "core/json/envelope_encoder.h"
 #include "core/json/json_writer.h"
 
@@ -166,6 +167,23 @@ TEST_CASE("the sequence has null for an unknown last commit LSN") {
     ChangeEvent e = Event(Op::kTruncate, OrdersTable());
     e.source.last_commit_lsn = 0;
     CHECK(Encode(encoder, e).find(R"("sequence":"[null,\"24023128\"]")") != std::string::npos);
+}
+
+TEST_CASE("derived microsecond and nanosecond times are null where int64 cannot hold them") {
+    EnvelopeEncoder encoder(Config(EventFormat::kEnvelope));
+    ChangeEvent e = Event(Op::kTruncate, OrdersTable());
+    e.ts_ms = INT64_MAX / 1000;
+    std::string out = Encode(encoder, e);
+    CHECK(out.find(R"("op":"t","ts_ms":9223372036854775,"ts_us":9223372036854775000,"ts_ns":null})") !=
+          std::string::npos);
+}
+
+TEST_CASE("an event without a table schema is refused") {
+    EnvelopeEncoder encoder(Config());
+    ChangeEvent e;
+    std::string out;
+    CHECK_THROWS_WITH_AS(encoder.Encode(e, &out), "a change event reached the encoder without a table schema",
+                         cdcctl::Error);
 }
 
 TEST_CASE("the default version names cdcctl and its release") {
