@@ -582,6 +582,25 @@ void PostgresSource::EmitSnapshotRow(Batch &batch, bool last_in_table, bool last
     ++snapshot_rows_;
 }
 
+// On a terminal, one progress line per table, rewritten in place: rows done of the planner's
+// estimate, and the rate. Nothing when stderr is a file or a pipe (cron, CI, log collectors).
+void PostgresSource::ReportProgress(bool final) {
+    progress_at_ = Clock::now();
+    const auto &t = snapshot_tables_[snapshot_index_];
+    double secs = std::chrono::duration<double>(progress_at_ - table_started_).count();
+    std::fprintf(stderr, "\rsnapshot %s: %" PRIu64 " of ~%.0f rows (%.0f rows/s)%s",
+                 t.info.QualifiedName().c_str(), snapshot_rows_,
+                 std::max(t.info.estimated_rows, static_cast<double>(snapshot_rows_)),
+                 secs > 0 ? snapshot_rows_ / secs : 0.0, final ? "\n" : "   ");
+    std::fflush(stderr);
+}
+
+void PostgresSource::FinishSnapshotTable() {
+    if (progress_tty_) ReportProgress(true);
+    log::Info(kComponent, "Snapshot of " + snapshot_tables_[snapshot_index_].info.QualifiedName() +
+                              " finished: " + std::to_string(snapshot_rows_) + " rows.");
+}
+
 bool PostgresSource::PollSnapshot(Batch &batch, size_t max_events, Deadline deadline) {
     if (!snapshot_active_) {
         snap_conn_.emplace(pg::Connection::Open(config_, pg::Connection::Kind::kRegular));
@@ -599,6 +618,7 @@ bool PostgresSource::PollSnapshot(Batch &batch, size_t max_events, Deadline dead
             snapshot_tables_.push_back({info, schema, MakeConverters(*schema)});
         }
         snapshot_ts_ms_ = NowMs();
+        progress_tty_ = isatty(2) == 1;
         snapshot_active_ = true;
         snapshot_index_ = 0;
         BeginSnapshotTable();
@@ -607,13 +627,11 @@ bool PostgresSource::PollSnapshot(Batch &batch, size_t max_events, Deadline dead
             current_len_ = next_len_;
         }
     }
-    bool tty = isatty(2) == 1;
     while (batch.size() < max_events) {
         if (!current_row_) {
             // The current table is finished: on to the next one.
             if (snapshot_index_ + 1 >= snapshot_tables_.size()) break;
-            log::Info(kComponent, "Snapshot of " + snapshot_tables_[snapshot_index_].info.QualifiedName() +
-                                      " finished: " + std::to_string(snapshot_rows_) + " rows.");
+            FinishSnapshotTable();
             ++snapshot_index_;
             BeginSnapshotTable();
             if (NextSnapshotRow()) {
@@ -633,23 +651,15 @@ bool PostgresSource::PollSnapshot(Batch &batch, size_t max_events, Deadline dead
             std::swap(current_row_, next_row_);
             current_len_ = next_len_;
         }
-        if (tty && Clock::now() - progress_at_ > std::chrono::seconds(1)) {
-            progress_at_ = Clock::now();
-            const auto &t = snapshot_tables_[snapshot_index_];
-            double secs = std::chrono::duration<double>(Clock::now() - table_started_).count();
-            std::fprintf(stderr, "\rsnapshot %s: %" PRIu64 " of ~%.0f rows (%.0f rows/s)   ",
-                         t.info.QualifiedName().c_str(), snapshot_rows_,
-                         std::max(t.info.estimated_rows, static_cast<double>(snapshot_rows_)),
-                         secs > 0 ? snapshot_rows_ / secs : 0.0);
-            std::fflush(stderr);
+        if ((snapshot_rows_ & 1023) == 0) {
+            auto now = Clock::now();
+            if (progress_tty_ && now - progress_at_ >= std::chrono::seconds(1)) ReportProgress(false);
+            if (now >= deadline) return true;
         }
-        if (Clock::now() >= deadline && !batch.empty()) return true;
     }
     if (current_row_ || snapshot_index_ + 1 < snapshot_tables_.size()) return true;
     // Snapshot complete.
-    if (tty) std::fprintf(stderr, "\n");
-    log::Info(kComponent, "Snapshot of " + snapshot_tables_[snapshot_index_].info.QualifiedName() +
-                              " finished: " + std::to_string(snapshot_rows_) + " rows.");
+    FinishSnapshotTable();
     snap_conn_->Exec("COMMIT", "ending the snapshot");
     snap_conn_.reset();
     snapshot_active_ = false;

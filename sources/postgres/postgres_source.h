@@ -76,6 +76,8 @@ private:
     bool NextSnapshotRow();
     void BeginSnapshotTable();
     void EmitSnapshotRow(Batch &batch, bool last_in_table, bool last_overall);
+    void ReportProgress(bool final);
+    void FinishSnapshotTable();
 
     void StartStreaming();
     bool PollStream(Batch &batch, size_t max_events, Deadline deadline);
@@ -118,6 +120,7 @@ private:
     pg::CopyTextSplitter splitter_;
     int64_t snapshot_ts_ms_ = 0;
     uint64_t snapshot_rows_ = 0;
+    bool progress_tty_ = false;
     std::chrono::steady_clock::time_point progress_at_{};
     std::chrono::steady_clock::time_point table_started_{};
 

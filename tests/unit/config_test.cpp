@@ -478,6 +478,11 @@ TEST_CASE("a YAML syntax error is reported at its position") {
                    "sink: x\n") == "shop.yaml:3:5: end of sequence flow not found");
 }
 
+TEST_CASE("YAML nested too deeply is an error, not a stack overflow") {
+    CHECK(OneError(std::string(5000, '[')) ==
+          "shop.yaml:1:1: the YAML nests too deeply (more than 2000 levels)");
+}
+
 TEST_CASE("a key given twice in one mapping is an error") {
     CHECK(OneError(std::string(kMinimal) + "  format: row\n  format: envelope\n") ==
           "shop.yaml:8:3: sink.format: duplicate key (first set at 7:3)");
