@@ -157,7 +157,7 @@ TEST_CASE("RunProcess does not deadlock on large output on both pipes and large 
     CHECK(result.err.size() == input.size());
 }
 
-TEST_CASE("a child that stops reading stdin gets SIGPIPE-free EOF handling in the harness") {
+TEST_CASE("RunProcess survives a child that stops reading its stdin") {
     std::string input(1 << 20, 'y');
     ProcessResult result = RunShell("head -c 10", {}, 30s, "", input);
     CHECK(result.exit_code == 0);

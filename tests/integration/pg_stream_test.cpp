@@ -254,3 +254,87 @@ TEST_CASE("rows written while the snapshot runs appear exactly once") {
     CHECK(updates == std::map<long, int>{{1, 1}, {299999, 1}});
     CHECK(deletes == std::map<long, int>{{150000, 1}});
 }
+
+namespace {
+
+// VmHWM (peak resident set) of a running process, in kB; 0 once it has gone.
+long PeakRssKb(pid_t pid) {
+    std::string status;
+    try {
+        status = ReadFile("/proc/" + std::to_string(pid) + "/status");
+    } catch (const std::exception &) {
+        return 0;
+    }
+    auto pos = status.find("VmHWM:");
+    if (pos == std::string::npos) return 0;
+    return std::stol(status.substr(pos + 6));
+}
+
+}  // namespace
+
+TEST_CASE("a one-million-row transaction streams with peak RSS under 200 MB") {
+    CdcFixture f;
+    f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text, note text)");
+    std::string file = f.WritePipeline("big");
+    CHECK(f.RunOnce(file).empty());
+    f.Sql("INSERT INTO product SELECT g, 'name ' || g, repeat('n', 40) FROM generate_series(1, 1000000) g");
+    auto run = f.Start({"run", "--once", file});
+    long peak = 0;
+    while (run->Running()) {
+        peak = std::max(peak, PeakRssKb(run->pid()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ProcessResult r = run->Wait();
+    REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
+    CHECK(CountLines(r.out) == 1000000);
+    MESSAGE("peak RSS " << peak / 1024 << " MB");
+    CHECK(peak > 0);
+    CHECK(peak < 200 * 1024);
+}
+
+TEST_CASE("heartbeats advance the slot while the captured tables are idle") {
+    CdcFixture f;
+    f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text)");
+    f.Sql("CREATE TABLE other (id int PRIMARY KEY, name text)");
+    std::string file = f.WritePipeline("idle", "[public.product]", "  heartbeat_interval: 1s\n");
+    auto run = f.Start({"run", file});
+    REQUIRE_MESSAGE(run->WaitForStderr("Streaming from slot", std::chrono::seconds(60)), run->ReadStderrSoFar());
+    // WAL the pipeline does not capture.
+    f.Sql("INSERT INTO other SELECT g, 'x' FROM generate_series(1, 10000) g");
+    uint64_t written = Lsn(f.Value("SELECT pg_current_wal_lsn()::text"));
+    uint64_t confirmed = 0;
+    for (int i = 0; i < 100 && confirmed < written; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        confirmed = Lsn(f.Value("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'cdcctl_idle'"));
+    }
+    CHECK_MESSAGE(confirmed >= written, "slot stayed at " << FormatLsn(confirmed) << ", WAL is at " << FormatLsn(written));
+    CheckSlotNotAheadOfState(f, f.dir.File(".cdcctl/idle.state"), "cdcctl_idle");
+    run->Kill(SIGTERM);
+    ProcessResult r = run->Wait();
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.empty());
+}
+
+TEST_CASE("a snapshot shows a progress line per table on a terminal, and none otherwise") {
+    CdcFixture f;
+    f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text)");
+    f.Sql("CREATE TABLE other (id int PRIMARY KEY)");
+    f.Sql("INSERT INTO product SELECT g, 'x' FROM generate_series(1, 5000) g");
+    f.Sql("INSERT INTO other SELECT g FROM generate_series(1, 7) g");
+    std::string tty_file = f.WritePipeline("tty", "[public.product, public.other]");
+    // script(1) gives the command a pseudo-terminal for stdin, stdout and stderr; stdout goes to
+    // a file so that only stderr reaches the terminal.
+    ProcessResult tty = RunProcess(
+        {"script", "-qec", std::string(CDCCTL_BINARY) + " run --once tty.yaml > tty.out", "/dev/null"},
+        f.Env(), std::chrono::seconds(120), f.dir.path());
+    REQUIRE_MESSAGE(tty.exit_code == 0, tty.Describe());
+    CHECK(tty.out.find("snapshot public.other: 7 of ~7 rows") != std::string::npos);
+    CHECK(tty.out.find("snapshot public.product: 5000 of ~5000 rows") != std::string::npos);
+    CHECK(CountLines(ReadFile(f.dir.File("tty.out"))) == 5007);
+
+    std::string plain_file = f.WritePipeline("plain", "[public.product, public.other]");
+    ProcessResult plain = f.Cdcctl({"run", "--once", plain_file});
+    REQUIRE(plain.exit_code == 0);
+    CHECK(plain.err.find("snapshot public.product:") == std::string::npos);
+    CHECK(plain.err.find("Snapshot of public.product finished: 5000 rows.") != std::string::npos);
+}
