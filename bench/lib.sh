@@ -194,3 +194,12 @@ YAML
 bench_header() {
     log "== cdcctl $("$CDCCTL" --version 2>/dev/null | head -n 1), $(nproc) cores, ROWS=$ROWS RUNS=$RUNS, $(date -u +%FT%TZ)"
 }
+
+# paired_ratio "A1 A2 ..." "B1 B2 ...": the median of Ai/Bi. Each pair ran back to back, so this
+# is less disturbed by a noisy neighbour than the ratio of the two medians.
+paired_ratio() {
+    local -a a=($1) b=($2) r=()
+    local i
+    for i in "${!a[@]}"; do r+=("$(ratio "${a[$i]}" "${b[$i]}")"); done
+    printf '%.2f' "$(median "${r[@]}")"
+}

@@ -1,6 +1,12 @@
 #include "core/runtime/pipeline_runner.h"
 
+#include <condition_variable>
 #include <deque>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include "core/error.h"
@@ -18,10 +24,13 @@ using Clock = std::chrono::steady_clock;
 // Tracks checkpoints waiting for the sink, and saves/confirms them in order.
 class Acknowledger {
 public:
-    Acknowledger(Source &source, Sink &sink, StateStore &store, PipelineState base,
+    using ConfirmFn = std::function<void(const Offset &)>;
+    Acknowledger(ConfirmFn confirm, Sink &sink, StateStore &store, PipelineState base,
                  std::chrono::milliseconds save_interval)
-        : source_(source), sink_(sink), store_(store), state_(std::move(base)),
+        : confirm_(std::move(confirm)), sink_(sink), store_(store), state_(std::move(base)),
           save_interval_(save_interval) {}
+
+    void SetConfirm(ConfirmFn confirm) { confirm_ = std::move(confirm); }
 
     void Track(uint64_t seq, Offset offset) { pending_.emplace_back(seq, std::move(offset)); }
 
@@ -38,7 +47,7 @@ public:
         if (!force && now - last_save_ < save_interval_) return;
         state_.offset = ready_;
         store_.Save(state_);  // the state file first: the server never gets ahead of it
-        source_.Confirm(ready_);
+        confirm_(ready_);
         has_ready_ = false;
         last_save_ = now;
     }
@@ -46,7 +55,7 @@ public:
     bool HasPending() const { return !pending_.empty(); }
 
 private:
-    Source &source_;
+    ConfirmFn confirm_;
     Sink &sink_;
     StateStore &store_;
     PipelineState state_;
@@ -56,6 +65,125 @@ private:
     bool has_ready_ = false;
     Clock::time_point last_save_{};
 };
+
+// Batches travel from the source thread to the sink thread through a small pool, so that reading
+// and decoding overlap with encoding and writing on two cores; confirmed offsets travel back. The
+// source is only ever touched by its own thread while both run (libpq connections are not
+// thread-safe).
+class Handoff {
+public:
+    explicit Handoff(size_t depth) {
+        for (size_t i = 0; i < depth; ++i) free_.push_back(std::make_unique<Batch>());
+    }
+
+    // Source side.
+    std::unique_ptr<Batch> TakeFree(std::chrono::milliseconds wait) {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, wait, [&] { return !free_.empty() || cancelled_; });
+        if (free_.empty() || cancelled_) return nullptr;
+        auto b = std::move(free_.back());
+        free_.pop_back();
+        return b;
+    }
+    void PushFull(std::unique_ptr<Batch> b) {
+        std::lock_guard lock(mu_);
+        full_.push_back(std::move(b));
+        cv_.notify_all();
+    }
+    void Finish(std::exception_ptr error, bool interrupted) {
+        std::lock_guard lock(mu_);
+        finished_ = true;
+        error_ = std::move(error);
+        interrupted_ = interrupted;
+        cv_.notify_all();
+    }
+    std::optional<Offset> TakeConfirm() {
+        std::lock_guard lock(mu_);
+        std::optional<Offset> c = std::move(confirm_);
+        confirm_.reset();
+        return c;
+    }
+    bool Cancelled() {
+        std::lock_guard lock(mu_);
+        return cancelled_;
+    }
+
+    // Sink side. Returns nullptr on timeout, or when the source has finished and nothing is left.
+    std::unique_ptr<Batch> PopFull(std::chrono::milliseconds wait, bool *finished) {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, wait, [&] { return !full_.empty() || finished_; });
+        *finished = finished_ && full_.empty();
+        if (full_.empty()) return nullptr;
+        auto b = std::move(full_.front());
+        full_.pop_front();
+        return b;
+    }
+    void GiveBack(std::unique_ptr<Batch> b) {
+        std::lock_guard lock(mu_);
+        free_.push_back(std::move(b));
+        cv_.notify_all();
+    }
+    void PostConfirm(const Offset &offset) {
+        std::lock_guard lock(mu_);
+        confirm_ = offset;
+    }
+    void Cancel() {
+        std::lock_guard lock(mu_);
+        cancelled_ = true;
+        cv_.notify_all();
+    }
+    std::exception_ptr Error() {
+        std::lock_guard lock(mu_);
+        return error_;
+    }
+    bool Interrupted() {
+        std::lock_guard lock(mu_);
+        return interrupted_;
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<std::unique_ptr<Batch>> free_;
+    std::deque<std::unique_ptr<Batch>> full_;
+    std::optional<Offset> confirm_;
+    std::exception_ptr error_;
+    bool finished_ = false;
+    bool cancelled_ = false;
+    bool interrupted_ = false;
+};
+
+// The source thread: poll until done, stopped or cancelled, applying confirmations between polls.
+void ProduceBatches(Source &source, Handoff &handoff, const RunOptions &options) {
+    bool interrupted = false;
+    try {
+        bool more = true;
+        while (more && !handoff.Cancelled()) {
+            if (auto c = handoff.TakeConfirm()) source.Confirm(*c);
+            if (signals::AbortRequested() || (signals::StopRequested() && source.AtBoundary())) {
+                interrupted = true;
+                break;
+            }
+            std::unique_ptr<Batch> batch = handoff.TakeFree(options.poll_wait);
+            if (!batch) {
+                source.Idle();  // the sink is behind: keep the server connection alive
+                continue;
+            }
+            batch->Clear();
+            more = source.Poll(*batch, options.max_batch_events, Clock::now() + options.poll_wait);
+            if (!batch->empty() || batch->checkpoint) {
+                handoff.PushFull(std::move(batch));
+            } else {
+                handoff.GiveBack(std::move(batch));
+                source.Idle();
+            }
+        }
+        if (auto c = handoff.TakeConfirm()) source.Confirm(*c);
+        handoff.Finish(nullptr, interrupted);
+    } catch (...) {
+        handoff.Finish(std::current_exception(), interrupted);
+    }
+}
 
 std::string_view SourceTypeName(const PipelineConfig &config) {
     return std::visit([](const auto &s) { return SourceTypeOf(s); }, config.source);
@@ -81,41 +209,51 @@ RunSummary RunLoop(Source &source, std::vector<std::unique_ptr<Transform>> &tran
 
     sink.Open();
     source.Open(state.offset);
-    // The source may have established a position before the first event (a new slot): it hands
-    // that back through the first checkpoint, which the acknowledger saves like any other.
-    Acknowledger ack(source, sink, store, state, options.state_save_interval);
 
-    Batch batch;
+    Handoff handoff(3);
+    // While the source thread runs, confirmations are posted to it; afterwards they go directly.
+    Acknowledger ack([&](const Offset &o) { handoff.PostConfirm(o); }, sink, store, state,
+                     options.state_save_interval);
+    std::thread producer(ProduceBatches, std::ref(source), std::ref(handoff), std::cref(options));
+    struct Joiner {
+        Handoff &h;
+        std::thread &t;
+        ~Joiner() {
+            h.Cancel();
+            if (t.joinable()) t.join();
+        }
+    } joiner{handoff, producer};
+
     uint64_t seq = 0;
-    bool more = true;
-    while (more) {
-        if (signals::AbortRequested()) {
-            summary.interrupted = true;
-            break;
-        }
-        if (signals::StopRequested() && source.AtBoundary()) {
-            summary.interrupted = true;
-            break;
-        }
-        batch.Clear();
-        more = source.Poll(batch, options.max_batch_events, Clock::now() + options.poll_wait);
-        if (!batch.empty() || batch.checkpoint) {
-            for (auto &t : transforms) t->Apply(batch);
-            batch.seq = ++seq;
-            if (sink.Write(batch) == Sink::WriteResult::kClosed) {
+    while (true) {
+        bool finished = false;
+        std::unique_ptr<Batch> batch = handoff.PopFull(options.poll_wait, &finished);
+        if (batch) {
+            for (auto &t : transforms) t->Apply(*batch);
+            batch->seq = ++seq;
+            Sink::WriteResult result = sink.Write(*batch);
+            if (result == Sink::WriteResult::kClosed) {
                 log::Info("runtime", "The reader of the output went away; stopping. Events it did "
                                      "not read will be sent again on the next run.");
                 summary.sink_closed = true;
+                handoff.GiveBack(std::move(batch));
                 break;
             }
-            summary.events += batch.size();
-            if (batch.checkpoint) ack.Track(batch.seq, *batch.checkpoint);
+            summary.events += batch->size();
+            if (batch->checkpoint) ack.Track(batch->seq, *batch->checkpoint);
+            handoff.GiveBack(std::move(batch));
+        } else if (finished) {
+            break;
         }
         sink.Flush(std::chrono::milliseconds(0));
         ack.Advance(false);
-        if (!batch.empty() || !more) continue;
-        source.Idle();
     }
+    handoff.Cancel();
+    producer.join();
+    summary.interrupted = handoff.Interrupted();
+    ack.SetConfirm([&](const Offset &o) { source.Confirm(o); });
+    std::exception_ptr error = handoff.Error();
+
     // Give the sink a bounded time to make the tail durable, then confirm what it holds.
     if (!summary.sink_closed) {
         for (int i = 0; i < 100 && ack.HasPending() && !signals::AbortRequested(); ++i) {
@@ -123,6 +261,14 @@ RunSummary RunLoop(Source &source, std::vector<std::unique_ptr<Transform>> &tran
             ack.Advance(false);
             if (sink.DurableSeq() >= seq) break;
         }
+    }
+    if (error) {
+        // Save what is durable, but the source's connection may be gone: do not insist.
+        try {
+            ack.Advance(true);
+        } catch (const Error &) {
+        }
+        std::rethrow_exception(error);
     }
     ack.Advance(true);
     source.Close();

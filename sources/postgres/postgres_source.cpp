@@ -936,6 +936,9 @@ void PostgresSource::Idle() {
 }
 
 void PostgresSource::Close() {
+    if (snapshot_active_) {
+        log::Warn(kComponent, "Stopped during the snapshot; the next run takes the snapshot again.");
+    }
     if (repl_ && streaming_ && !stream_ended_) {
         try {
             SendStatus(false);

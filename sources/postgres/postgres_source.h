@@ -36,7 +36,10 @@ public:
     bool Poll(Batch &batch, size_t max_events, Deadline deadline) override;
     void Confirm(const Offset &offset) override;
     void Idle() override;
-    bool AtBoundary() const override { return !in_transaction_ && !snapshot_active_; }
+    // A snapshot cannot be resumed (its exported snapshot dies with the connection), so a stop
+    // during the snapshot stops at once and the next run takes it again; while streaming, a stop
+    // waits for the transaction in flight to end.
+    bool AtBoundary() const override { return !in_transaction_; }
     void Close() override;
 
     // `cdcctl check`: connect and test every prerequisite without changing anything.
