@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <string_view>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
@@ -16,12 +17,22 @@ namespace {
 
 int Code(ExitCode c) { return static_cast<int>(c); }
 
-// Config errors are already "file:line:col: key: message" lines: print them as they are.
+bool g_json_logs = false;
+
+// Config errors are already "file:line:col: key: message" lines: print them as they are. With
+// --log-format json each becomes one error record, so that stderr stays all JSON.
 int Report(const cdcctl::Error &e, ExitCode code) {
-    if (dynamic_cast<const cdcctl::ConfigError *>(&e) != nullptr) {
+    if (dynamic_cast<const cdcctl::ConfigError *>(&e) == nullptr) {
+        cdcctl::log::Error(e.Component(), e.what());
+    } else if (!g_json_logs) {
         std::fprintf(stderr, "%s\n", cdcctl::log::Redact(e.what()).c_str());
     } else {
-        cdcctl::log::Error(e.Component(), e.what());
+        std::string_view text = e.what();
+        while (!text.empty()) {
+            size_t end = text.find('\n');
+            cdcctl::log::Error(e.Component(), text.substr(0, end));
+            text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+        }
     }
     return Code(code);
 }
@@ -68,8 +79,8 @@ int main(int argc, char **argv) {
     }
     cdcctl::log::Level level = cdcctl::log::Level::kInfo;
     cdcctl::log::ParseLevel(log_level, &level);
-    cdcctl::log::Configure(level, log_format == "json" ? cdcctl::log::Format::kJson
-                                                       : cdcctl::log::Format::kText);
+    g_json_logs = log_format == "json";
+    cdcctl::log::Configure(level, g_json_logs ? cdcctl::log::Format::kJson : cdcctl::log::Format::kText);
     try {
         if (*run) return cdcctl::cli::Run(file, once);
         if (*check) return cdcctl::cli::Check(file, show_config);

@@ -143,6 +143,21 @@ inline void AppendJavaStyle(std::string *out, const char *sci, size_t n) {
     AppendInt(out, exp);
 }
 
+// True when the shortest digits from std::to_chars are a single digit that Java would print in
+// computerized scientific notation ("d.dE<exp>", exponent outside [-3, 7)). Java needs at least
+// two significant digits there and takes the two-digit decimal closest to the value, which for
+// subnormals is not the single digit plus ".0": Double.MIN_VALUE prints as 4.9E-324 where the
+// shortest digit is 5e-324, Float.MIN_VALUE as 1.4E-45. For normal values the two agree.
+inline bool NeedsTwoDigits(const char *sci, size_t n) {
+    std::string_view s(sci, n);
+    size_t e_pos = s.find('e');
+    if (e_pos == std::string_view::npos) return false;
+    if (s.substr(0, e_pos).find('.') != std::string_view::npos) return false;  // two digits or more
+    int exp = 0;
+    std::from_chars(s.data() + e_pos + 1 + (s[e_pos + 1] == '+' ? 1 : 0), s.data() + s.size(), exp);
+    return exp < -3 || exp >= 7;
+}
+
 inline bool AppendNonFinite(std::string *out, double v) {
     if (std::isnan(v)) { out->append("\"NaN\"", 5); return true; }
     if (std::isinf(v)) {
@@ -163,6 +178,9 @@ inline void AppendDouble(std::string *out, double v) {
     }
     char buf[40];
     auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+    if (detail::NeedsTwoDigits(buf, r.ptr - buf)) {
+        r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific, 1);
+    }
     detail::AppendJavaStyle(out, buf, r.ptr - buf);
 }
 
@@ -175,6 +193,9 @@ inline void AppendFloat(std::string *out, float v) {
     }
     char buf[40];
     auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+    if (detail::NeedsTwoDigits(buf, r.ptr - buf)) {
+        r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific, 1);
+    }
     detail::AppendJavaStyle(out, buf, r.ptr - buf);
 }
 

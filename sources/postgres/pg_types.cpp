@@ -254,6 +254,21 @@ int64_t FloorDiv(int64_t a, int64_t b) {
     return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
+// Clamps to int64. Legal PostgreSQL values can exceed int64 microseconds (intervals of millions
+// of years, timestamps after 294247-01-10); Debezium saturates there (Java's TimeUnit
+// conversions and (long) casts of doubles clamp), and failing would stop the pipeline for good
+// on a row it can never pass.
+int64_t Saturate(__int128 v) {
+    if (v > INT64_MAX) return INT64_MAX;
+    if (v < INT64_MIN) return INT64_MIN;
+    return static_cast<int64_t>(v);
+}
+
+__int128 FloorDiv128(__int128 a, int64_t b) {
+    __int128 q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Numeric -> unscaled two's-complement bytes
 
@@ -459,7 +474,11 @@ void MapType(FieldSchema *f, uint32_t type_oid, int32_t typmod, const PgTypeRegi
         f->parameters = {{"allowed", std::move(allowed)}};
         return;
     }
-    if (info != nullptr && info->kind == PgTypeInfo::Kind::kArray) {
+    // box is the one builtin type whose array delimiter is ';' (pg_type.typdelim), and its own
+    // text holds commas: its arrays cannot be split on ',', so they stay text like any unknown
+    // type rather than turn into wrong items.
+    constexpr uint32_t kBoxOid = 603;
+    if (info != nullptr && info->kind == PgTypeInfo::Kind::kArray && info->element_oid != kBoxOid) {
         f->type = FieldType::kArray;
         FieldSchema item;
         bool item_null = false;
@@ -755,11 +774,12 @@ void PgTextConverter::Parse(std::string_view text, Value *out) const {
                 !ApplyEra(p, end, &d) || p != end) {
                 Fail(type_name_, text, "expected YYYY-MM-DD HH:MM:SS[.ffffff][ BC]");
             }
-            int64_t micros;
-            if (!MulAdd(DaysFromCivil(d.year, d.month, d.day), kMicrosPerDay, t.Micros(), &micros)) {
-                Fail(type_name_, text, "out of range for microseconds since 1970");
-            }
-            out->SetInt(millis ? FloorDiv(micros, 1000) : micros);
+            // In 128 bits: PostgreSQL's last timestamps have int64 milliseconds but not
+            // microseconds.
+            __int128 micros =
+                static_cast<__int128>(DaysFromCivil(d.year, d.month, d.day)) * kMicrosPerDay +
+                t.Micros();
+            out->SetInt(Saturate(millis ? FloorDiv128(micros, 1000) : micros));
             return;
         }
 
@@ -816,7 +836,8 @@ void PgTextConverter::Parse(std::string_view text, Value *out) const {
         case Kind::kIntervalMicros: {
             if (text == "infinity") { out->SetInt(INT64_MAX); return; }
             if (text == "-infinity") { out->SetInt(INT64_MIN); return; }
-            int64_t months = 0, days = 0, time_us = 0;
+            int64_t months = 0, days = 0;
+            __int128 time_us = 0;
             bool any = false, seen_time = false;
             while (p < end) {
                 if (any) {
@@ -846,10 +867,7 @@ void PgTextConverter::Parse(std::string_view text, Value *out) const {
                         for (auto n = q - f0; n < 6; ++n) frac *= 10;
                     }
                     if (q != tend) Fail(type_name_, text, "unexpected characters after the time");
-                    int64_t secs;
-                    if (!MulAdd(h, 3600, m * 60 + s, &secs) || !MulAdd(secs, kMicrosPerSecond, frac, &time_us)) {
-                        Fail(type_name_, text, "out of range for MicroDuration");
-                    }
+                    time_us = (static_cast<__int128>(h) * 3600 + m * 60 + s) * kMicrosPerSecond + frac;
                     if (negative) time_us = -time_us;
                     continue;
                 }
@@ -872,11 +890,9 @@ void PgTextConverter::Parse(std::string_view text, Value *out) const {
                 else Fail(type_name_, text, "unknown interval unit");
                 if (!ok) Fail(type_name_, text, "out of range for MicroDuration");
             }
-            int64_t total;
-            if (!any || !MulAdd(months, kMicrosPerMonth, time_us, &total) || !MulAdd(days, kMicrosPerDay, total, &total)) {
-                Fail(type_name_, text, any ? "out of range for MicroDuration" : "empty interval");
-            }
-            out->SetInt(total);
+            if (!any) Fail(type_name_, text, "empty interval");
+            out->SetInt(Saturate(static_cast<__int128>(months) * kMicrosPerMonth +
+                                 static_cast<__int128>(days) * kMicrosPerDay + time_us));
             return;
         }
 

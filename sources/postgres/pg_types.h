@@ -27,12 +27,17 @@
 //   - interval -> MicroDuration counts a month as 30.4375 days (365.25 / 12) like Debezium, but
 //     computes in exact integer microseconds where Debezium's floating point can end 1 µs low.
 //     PostgreSQL 17's infinite intervals map to INT64_MAX / INT64_MIN.
+//   - Legal values beyond int64 microseconds saturate to INT64_MAX / INT64_MIN instead of failing
+//     the pipeline: intervals of more than about 292,000 years, and timestamp values after
+//     294247-01-10 in MicroTimestamp columns (their milliseconds still fit, so Timestamp and
+//     Connect Timestamp columns stay exact). Debezium's Java conversions clamp the same way.
 //   - infinity/-infinity: timestamptz gives the strings "infinity"/"-infinity" (Debezium's own
 //     behaviour); timestamp gives Debezium's sentinels, PgJDBC's DATE_POSITIVE_INFINITY and
 //     DATE_NEGATIVE_INFINITY read as microseconds (9223372036825200000 / -9223372036832400000 µs,
 //     divided by 1000 for millisecond schemas); date gives the epoch days Debezium emits,
 //     -2147472692 for infinity and -2147472691 for -infinity.
 //   - name[] and interval[] are mapped (Debezium leaves those arrays out).
+//   - box[] stays text: its elements are separated by ';' and hold commas themselves.
 #pragma once
 
 #include <cstdint>

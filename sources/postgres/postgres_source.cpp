@@ -264,14 +264,18 @@ std::vector<TableSchemaPtr> PostgresSource::Discover() {
 // ---------------------------------------------------------------------------------------------
 // Types and schemas
 
-void PostgresSource::RegisterType(uint32_t oid) {
-    if (types_.Find(oid)) return;
+void PostgresSource::RegisterType(uint32_t oid, bool refresh_enums) {
+    if (const postgres::PgTypeInfo *known = types_.Find(oid)) {
+        // Enum labels can grow (ALTER TYPE ... ADD VALUE): a Relation message re-reads them.
+        bool user_type = known->kind != postgres::PgTypeInfo::Kind::kBase || oid >= 16384;
+        if (!refresh_enums || !user_type) return;
+    }
     auto info = pg::LookupType(*conn_, oid);
     if (!info) return;
     if (info->typtype == 'e') {
         types_.AddEnum(oid, info->name, info->enum_labels);
     } else if (info->element != 0 && !info->name.empty() && info->name[0] == '_') {
-        RegisterType(info->element);
+        RegisterType(info->element, refresh_enums);
         types_.AddArray(oid, info->name, info->element);
     } else {
         types_.AddBase(oid, info->name);
@@ -399,7 +403,6 @@ void PostgresSource::Open(const Offset &stored) {
     CheckPrerequisites(*conn_, &ignored, true);
     for (const auto &t : tables_) {
         table_names_.push_back(t.QualifiedName());
-        for (const auto &c : t.columns) not_null_[t.QualifiedName() + "." + c.name] = c.not_null;
     }
     EnsurePublication();
     RegisterTypes(tables_);
@@ -742,7 +745,17 @@ void PostgresSource::HandleRelation(RelationMessage &&rel) {
     Relation &r = relations_[rel.oid];
     r.captured = std::find(table_names_.begin(), table_names_.end(), qn) != table_names_.end();
     if (!r.captured) return;
-    for (const auto &c : rel.columns) RegisterType(c.type_oid);
+    for (const auto &c : rel.columns) RegisterType(c.type_oid, true);
+    // pgoutput does not send nullability: read it from the catalog, which a Relation message
+    // follows (it is sent again after ALTER TABLE ... SET/DROP NOT NULL).
+    std::map<std::string, bool> not_null;
+    pg::ResultPtr nn = conn_->ExecParams(
+        "SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 "
+        "AND NOT attisdropped",
+        {std::to_string(rel.oid)}, "reading the nullability of a table's columns");
+    for (int i = 0; i < PQntuples(nn.get()); ++i) {
+        not_null[PQgetvalue(nn.get(), i, 0)] = PQgetvalue(nn.get(), i, 1)[0] == 't';
+    }
     pg::TableInfo info;
     info.oid = rel.oid;
     info.schema = rel.schema;
@@ -753,8 +766,8 @@ void PostgresSource::HandleRelation(RelationMessage &&rel) {
         ci.type_oid = c.type_oid;
         ci.typmod = c.type_modifier;
         ci.key = c.IsKey();
-        auto nn = not_null_.find(qn + "." + c.name);
-        ci.not_null = nn != not_null_.end() && nn->second;
+        auto it = not_null.find(c.name);
+        ci.not_null = it != not_null.end() && it->second;
         info.columns.push_back(std::move(ci));
     }
     uint64_t version = r.schema ? r.schema->version + 1 : 1;
@@ -764,7 +777,10 @@ void PostgresSource::HandleRelation(RelationMessage &&rel) {
         for (size_t i = 0; i < schema->columns.size() && same; ++i) {
             same = r.schema->columns[i].name == schema->columns[i].name &&
                    r.schema->columns[i].source_type_oid == schema->columns[i].source_type_oid &&
-                   r.schema->columns[i].type_modifier == schema->columns[i].type_modifier;
+                   r.schema->columns[i].type_modifier == schema->columns[i].type_modifier &&
+                   r.schema->columns[i].optional == schema->columns[i].optional &&
+                   r.schema->columns[i].parameters == schema->columns[i].parameters &&
+                   r.schema->columns[i].fields.size() == schema->columns[i].fields.size();
         }
         if (same && r.schema->key == schema->key) return;  // unchanged: keep the cached schema
     }

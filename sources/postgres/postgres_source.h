@@ -66,7 +66,7 @@ private:
                             bool throw_on_failure);
     void EnsurePublication();
     void RegisterTypes(const std::vector<pg::TableInfo> &tables);
-    void RegisterType(uint32_t oid);
+    void RegisterType(uint32_t oid, bool refresh_enums = false);
     TableSchemaPtr BuildSchema(const pg::TableInfo &table, uint64_t version) const;
     static std::vector<postgres::PgTextConverter> MakeConverters(const TableSchema &schema);
     std::optional<uint64_t> SlotConfirmedLsn(bool *exists, bool *active);
@@ -100,7 +100,6 @@ private:
     std::optional<pg::Connection> snap_conn_;
     postgres::PgTypeRegistry types_;
     std::vector<pg::TableInfo> tables_;
-    std::map<std::string, bool> not_null_;  // "schema.table.column" -> NOT NULL, for stream schemas
 
     Phase phase_ = Phase::kStart;
     Offset pending_checkpoint_;

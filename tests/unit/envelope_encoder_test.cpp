@@ -399,6 +399,21 @@ TEST_CASE("a VariableScaleDecimal value is an object of scale and value") {
     CHECK(AfterJson(n, v) == R"({"n":{"scale":2,"value":"BNI="}})");
 }
 
+TEST_CASE("subnormal doubles and floats get Java's two closest digits, not the shortest digit and .0") {
+    FieldSchema d = Field("d", FieldType::kFloat64, true);
+    FieldSchema f = Field("f", FieldType::kFloat32, true);
+    CHECK(ValueJson(d, Value::Double(4.9e-324)) == "4.9E-324");  // Double.MIN_VALUE
+    CHECK(ValueJson(d, Value::Double(-4.9e-324)) == "-4.9E-324");
+    CHECK(ValueJson(d, Value::Double(2 * 4.9e-324)) == "9.9E-324");
+    CHECK(ValueJson(d, Value::Double(1e-310)) == "1.0E-310");
+    CHECK(ValueJson(f, Value::Double(static_cast<double>(1.4e-45f))) == "1.4E-45");  // Float.MIN_VALUE
+    CHECK(ValueJson(f, Value::Double(static_cast<double>(1e-40f))) == "1.0E-40");
+    // Single-digit normal values keep the digit and ".0".
+    CHECK(ValueJson(d, Value::Double(1e300)) == "1.0E300");
+    CHECK(ValueJson(d, Value::Double(2e-5)) == "2.0E-5");
+    CHECK(ValueJson(f, Value::Double(static_cast<double>(3e10f))) == "3.0E10");
+}
+
 TEST_CASE("doubles print like Java's Double.toString") {
     FieldSchema d = Field("d", FieldType::kFloat64, true);
     CHECK(ValueJson(d, Value::Double(1.0)) == "1.0");

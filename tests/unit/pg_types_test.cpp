@@ -130,6 +130,17 @@ TEST_CASE("builtin array types map to arrays of their element schema") {
     CHECK(stamps.fields[0].semantic == "io.debezium.time.Timestamp");
 }
 
+TEST_CASE("box[], whose elements are separated by ';', stays PostgreSQL's text") {
+    PgTypeRegistry types;
+    types.AddBase(603, "box");
+    types.AddArray(1020, "_box", 603);
+    FieldSchema f = MapColumn("c", 1020, kNoTypmod, false, types, TimePrecisionMode::kAdaptive,
+                              DecimalHandlingMode::kPrecise);
+    CHECK(f.type == FieldType::kString);
+    CHECK(f.source_type == "_box");
+    CHECK(Parse(f, "{(1,1),(0,0);(2,2),(1,1)}") == Value::String("{(1,1),(0,0);(2,2),(1,1)}"));
+}
+
 TEST_CASE("an unknown type maps to an optional string") {
     FieldSchema f = Map(99999);
     CHECK(f.type == FieldType::kString);
@@ -430,6 +441,19 @@ TEST_CASE("timestamps beyond year 9999 and BC timestamps are read") {
     CHECK(Parse(f, "0001-12-31 23:59:59 BC") == Value::Int(int64_t{-719162} * 86400000000 - 1000000));
 }
 
+TEST_CASE("PostgreSQL's last timestamp is exact in milliseconds and saturates in microseconds") {
+    CHECK(Parse(Map(oid::kTimestamp, 3), "294276-12-31 23:59:59.999") == Value::Int(9224318015999999LL));
+    CHECK(Parse(Map(oid::kTimestamp, 0, TimePrecisionMode::kConnect), "294276-12-31 23:59:59") ==
+          Value::Int(9224318015999000LL));
+    CHECK(Parse(Map(oid::kTimestamp, 6), "294276-12-31 23:59:59.999999") == Value::Int(INT64_MAX));
+    CHECK(Parse(Map(oid::kTimestamp, 6), "294247-01-10 04:00:54.775807") == Value::Int(INT64_MAX));
+    CHECK(Parse(Map(oid::kTimestamp, 6), "294247-01-10 04:00:54.775806") == Value::Int(INT64_MAX - 1));
+}
+
+TEST_CASE("PostgreSQL's first timestamp is exact") {
+    CHECK(Parse(Map(oid::kTimestamp, 6), "4714-11-24 00:00:00 BC") == Value::Int(-210866803200000000LL));
+}
+
 TEST_CASE("infinite timestamps map to Debezium's sentinels") {
     CHECK(Parse(Map(oid::kTimestamp), "infinity") == Value::Int(9223372036825200000LL));
     CHECK(Parse(Map(oid::kTimestamp), "-infinity") == Value::Int(-9223372036832400000LL));
@@ -510,9 +534,17 @@ TEST_CASE("malformed intervals are rejected") {
     CHECK(ErrorOf(f, "1:2:3") == "cannot read PostgreSQL interval value '1:2:3': expected [+|-]H:MM:SS[.ffffff]");
 }
 
-TEST_CASE("intervals that overflow 64-bit microseconds are rejected") {
-    CHECK(ErrorOf(Map(oid::kInterval), "178000000 years") ==
-          "cannot read PostgreSQL interval value '178000000 years': out of range for MicroDuration");
+TEST_CASE("intervals beyond 64-bit microseconds saturate like Debezium's long cast") {
+    FieldSchema f = Map(oid::kInterval);
+    CHECK(Parse(f, "178000000 years") == Value::Int(INT64_MAX));
+    CHECK(Parse(f, "-178000000 years") == Value::Int(INT64_MIN));
+    CHECK(Parse(f, "2147483647 days") == Value::Int(INT64_MAX));
+    CHECK(Parse(f, "-2147483648 days -2562047788:00:54.775808") == Value::Int(INT64_MIN));
+}
+
+TEST_CASE("PostgreSQL's widest interval time part is exactly INT64_MAX microseconds") {
+    CHECK(Parse(Map(oid::kInterval), "2562047788:00:54.775807") == Value::Int(INT64_MAX));
+    CHECK(Parse(Map(oid::kInterval), "-2562047788:00:54.775808") == Value::Int(INT64_MIN));
 }
 
 // ---------------------------------------------------------------------------------------------
