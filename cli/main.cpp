@@ -42,7 +42,9 @@ int Report(const cdcctl::Error &e, ExitCode code) {
 int main(int argc, char **argv) {
     CLI::App app{"cdcctl: change data capture and ETL in one binary"};
     app.set_version_flag("--version", std::string("cdcctl ") + CDCCTL_VERSION);
-    app.require_subcommand(1);
+    // At most one; "none" is reported below. With require_subcommand(1), CLI11 would answer
+    // `cdcctl frobnicate` with "A subcommand is required" instead of naming the unknown word.
+    app.require_subcommand(0, 1);
     std::string log_level = "info";
     std::string log_format = "text";
     app.add_option("--log-level", log_level, "debug, info, warn or error")
@@ -77,6 +79,11 @@ int main(int argc, char **argv) {
         int rc = app.exit(e);
         return rc == 0 ? 0 : Code(ExitCode::kUsage);
     }
+    if (app.get_subcommands().empty()) {
+        std::fprintf(stderr, "A command is required: run, check, discover, state or reset.\n"
+                             "Run with --help for more information.\n");
+        return Code(ExitCode::kUsage);
+    }
     cdcctl::log::Level level = cdcctl::log::Level::kInfo;
     cdcctl::log::ParseLevel(log_level, &level);
     g_json_logs = log_format == "json";
@@ -87,6 +94,9 @@ int main(int argc, char **argv) {
         if (*discover) return cdcctl::cli::Discover(file);
         if (*state) return cdcctl::cli::State(file);
         if (*reset) return cdcctl::cli::Reset(file, drop_slot);
+    } catch (const cdcctl::InterruptedError &e) {
+        cdcctl::log::Info(e.Component(), e.what());
+        return Code(ExitCode::kOk);
     } catch (const cdcctl::ConfigError &e) {
         return Report(e, ExitCode::kConfig);
     } catch (const cdcctl::LockError &e) {

@@ -1,8 +1,11 @@
 #include <cstdio>
+#include <string>
+#include <string_view>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "core/config/pipeline.h"
+#include "core/json/json_writer.h"
 #include "core/runtime/log.h"
 #include "core/state/run_lock.h"
 #include "core/state/state_store.h"
@@ -20,14 +23,29 @@ int State(const std::string &file) {
                                config.state_path + "' does not exist).");
         return static_cast<int>(ExitCode::kOk);
     }
-    std::printf("{\"pipeline\":\"%s\",\"source_type\":\"%s\",\"state_file\":\"%s\",\"offset\":{",
-                state->pipeline.c_str(), state->source_type.c_str(), config.state_path.c_str());
+    // Escaped: the state file's path may hold any character, quotes and backslashes included.
+    auto field = [](std::string *out, std::string_view key, std::string_view value) {
+        *out += '"';
+        json::AppendEscaped(out, key);
+        *out += "\":\"";
+        json::AppendEscaped(out, value);
+        *out += '"';
+    };
+    std::string out = "{";
+    field(&out, "pipeline", state->pipeline);
+    out += ',';
+    field(&out, "source_type", state->source_type);
+    out += ',';
+    field(&out, "state_file", config.state_path);
+    out += ",\"offset\":{";
     bool first = true;
     for (const auto &[k, v] : state->offset) {
-        std::printf("%s\"%s\":\"%s\"", first ? "" : ",", k.c_str(), v.c_str());
+        if (!first) out += ',';
+        field(&out, k, v);
         first = false;
     }
-    std::printf("}}\n");
+    out += "}}\n";
+    std::fputs(out.c_str(), stdout);
     return static_cast<int>(ExitCode::kOk);
 }
 

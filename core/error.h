@@ -44,4 +44,9 @@ class LockError : public Error {
     using Error::Error;
 };
 
+// A stop was requested (SIGINT/SIGTERM) while waiting on a server: a clean stop, exit 0.
+class InterruptedError : public Error {
+    using Error::Error;
+};
+
 }  // namespace cdcctl

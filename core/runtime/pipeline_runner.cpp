@@ -1,5 +1,8 @@
 #include "core/runtime/pipeline_runner.h"
 
+#include <pthread.h>
+
+#include <csignal>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -53,6 +56,11 @@ public:
     }
 
     bool HasPending() const { return !pending_.empty(); }
+    // True when a save is due: something waits for the sink and the last save is old enough.
+    // Making the sink durable (an fdatasync for a file) only then keeps it off the hot path.
+    bool SaveDue() const {
+        return (!pending_.empty() || has_ready_) && Clock::now() - last_save_ >= save_interval_;
+    }
 
 private:
     ConfirmFn confirm_;
@@ -155,6 +163,13 @@ private:
 
 // The source thread: poll until done, stopped or cancelled, applying confirmations between polls.
 void ProduceBatches(Source &source, Handoff &handoff, const RunOptions &options) {
+    // SIGINT/SIGTERM go to the main thread, where they interrupt a write blocked on a stalled
+    // reader; this thread sees the request through the flag.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     bool interrupted = false;
     try {
         bool more = true;
@@ -245,14 +260,18 @@ RunSummary RunLoop(Source &source, std::vector<std::unique_ptr<Transform>> &tran
         } else if (finished) {
             break;
         }
-        sink.Flush(std::chrono::milliseconds(0));
-        ack.Advance(false);
+        if (ack.SaveDue()) {
+            sink.Flush(std::chrono::milliseconds(0));
+            ack.Advance(false);
+        }
     }
     handoff.Cancel();
     producer.join();
     summary.interrupted = handoff.Interrupted();
     ack.SetConfirm([&](const Offset &o) { source.Confirm(o); });
     std::exception_ptr error = handoff.Error();
+    // A confirmation posted after the source thread's last look still goes to the server.
+    if (auto c = handoff.TakeConfirm(); c && !error) source.Confirm(*c);
 
     // Give the sink a bounded time to make the tail durable, then confirm what it holds.
     if (!summary.sink_closed) {

@@ -1,5 +1,7 @@
 #include "sinks/stdout/stdout_sink.h"
 
+#include "core/runtime/signals.h"
+
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -63,6 +65,12 @@ void StdoutSink::Open() {
     closed_ = false;
 }
 
+bool StdoutSink::WritableSoon() const {
+    pollfd pfd{fd_, POLLOUT, 0};
+    int rc = ::poll(&pfd, 1, 1000);
+    return rc > 0 && (pfd.revents & POLLOUT) && !(pfd.revents & (POLLERR | POLLHUP));
+}
+
 bool StdoutSink::WriteBuffer() {
     const char *data = buf_.data();
     size_t left = buf_.size();
@@ -73,10 +81,16 @@ bool StdoutSink::WriteBuffer() {
             bytes_written_ += static_cast<uint64_t>(n);
             data += n;
             left -= static_cast<size_t>(n);
+            if (left > 0 && signals::StopRequested() && !WritableSoon()) return false;
             continue;
         }
         int err = errno;
-        if (err == EINTR) continue;
+        if (err == EINTR) {
+            // A stop request interrupted a blocked write: a reader that takes nothing for a second
+            // is treated as gone, so that the stop is not held up by it.
+            if (signals::StopRequested() && !WritableSoon()) return false;
+            continue;
+        }
         if (err == EPIPE || err == ECONNRESET) return false;
         if (err == EAGAIN || err == EWOULDBLOCK) {
             // Someone made our stdout non-blocking; wait for room as a blocking write would.

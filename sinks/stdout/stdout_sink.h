@@ -65,6 +65,8 @@ private:
 
     // Write buf_ completely; false when the reader has gone.
     bool WriteBuffer();
+    // After a stop request: whether the reader makes room within a second.
+    bool WritableSoon() const;
     // Advance durable_seq_ over the batches the pipe's reader has consumed.
     void UpdatePipeProgress();
     [[noreturn]] void ThrowErrno(const std::string &action, int errnum) const;

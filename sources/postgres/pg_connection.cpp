@@ -1,9 +1,12 @@
 #include "sources/postgres/pg_connection.h"
 
+#include <sys/select.h>
+
 #include <cstring>
 
 #include "core/error.h"
 #include "core/runtime/log.h"
+#include "core/runtime/signals.h"
 
 namespace cdcctl::pg {
 namespace {
@@ -78,18 +81,61 @@ Connection Connection::Open(const PostgresSourceConfig &cfg, Kind kind) {
     return c;
 }
 
-ResultPtr Connection::Exec(const std::string &sql, const char *what) const {
-    ResultPtr res(PQexec(conn_.get(), sql.c_str()));
-    ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+// Queries go out asynchronously so that a stop request can cancel one that waits on the server
+// (CREATE_REPLICATION_SLOT waits for running transactions; COPY waits for locks).
+void Connection::WaitReady(const char *what) const {
+    PGconn *c = conn_.get();
+    while (PQisBusy(c)) {
+        int fd = PQsocket(c);
+        fd_set rfds;
+        FD_ZERO(&rfds);
+        FD_SET(fd, &rfds);
+        timeval tv{0, 200000};
+        select(fd + 1, &rfds, nullptr, nullptr, &tv);
+        if (signals::StopRequested()) {
+            if (PGcancel *cancel = PQgetCancel(c)) {
+                char err[256];
+                PQcancel(cancel, err, sizeof err);
+                PQfreeCancel(cancel);
+            }
+            throw InterruptedError("postgres", std::string("Stopped while ") + what + ".");
+        }
+        if (PQconsumeInput(c) == 0) {
+            throw ConnectError("postgres", std::string("lost the connection to PostgreSQL while ") +
+                                               what + ": " + Trim(PQerrorMessage(c)));
+        }
+    }
+}
+
+ResultPtr Connection::Collect(const char *what) const {
+    ResultPtr last;
+    while (true) {
+        WaitReady(what);
+        ResultPtr r(PQgetResult(conn_.get()));
+        if (!r) break;
+        ExecStatusType st = PQresultStatus(r.get());
+        last = std::move(r);
+        if (st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH || st == PGRES_COPY_IN) break;
+    }
+    ExecStatusType st = last ? PQresultStatus(last.get()) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_OUT ||
         st == PGRES_COPY_BOTH) {
-        return res;
+        return last;
     }
-    std::string msg = Trim(PQerrorMessage(conn_.get()));
+    std::string msg = last ? Trim(PQresultErrorMessage(last.get())) : "";
+    if (msg.empty()) msg = Trim(PQerrorMessage(conn_.get()));
     if (PQstatus(conn_.get()) != CONNECTION_OK) {
         throw ConnectError("postgres", std::string("lost the connection to PostgreSQL while ") + what + ": " + msg);
     }
-    throw SqlError(std::string(what) + ": " + msg, SqlState(res.get()));
+    throw SqlError(std::string(what) + ": " + msg, SqlState(last.get()));
+}
+
+ResultPtr Connection::Exec(const std::string &sql, const char *what) const {
+    if (PQsendQuery(conn_.get(), sql.c_str()) != 1) {
+        throw ConnectError("postgres", std::string("cannot send a query to PostgreSQL while ") + what +
+                                           ": " + Trim(PQerrorMessage(conn_.get())));
+    }
+    return Collect(what);
 }
 
 ResultPtr Connection::ExecParams(const std::string &sql,
@@ -97,15 +143,12 @@ ResultPtr Connection::ExecParams(const std::string &sql,
                                  const char *what) const {
     std::vector<const char *> values;
     for (const auto &p : params) values.push_back(p ? p->c_str() : nullptr);
-    ResultPtr res(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
-                               values.data(), nullptr, nullptr, 0));
-    ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
-    std::string msg = Trim(PQerrorMessage(conn_.get()));
-    if (PQstatus(conn_.get()) != CONNECTION_OK) {
-        throw ConnectError("postgres", std::string("lost the connection to PostgreSQL while ") + what + ": " + msg);
+    if (PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                          values.data(), nullptr, nullptr, 0) != 1) {
+        throw ConnectError("postgres", std::string("cannot send a query to PostgreSQL while ") + what +
+                                           ": " + Trim(PQerrorMessage(conn_.get())));
     }
-    throw SqlError(std::string(what) + ": " + msg, SqlState(res.get()));
+    return Collect(what);
 }
 
 std::optional<std::string> Connection::Value(const std::string &sql, const char *what) const {

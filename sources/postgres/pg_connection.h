@@ -43,6 +43,9 @@ public:
     std::string User() const;
 
 private:
+    void WaitReady(const char *what) const;
+    ResultPtr Collect(const char *what) const;
+
     ConnPtr conn_;
 };
 

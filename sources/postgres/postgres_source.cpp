@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "core/error.h"
 #include "core/runtime/log.h"
@@ -34,6 +35,17 @@ uint64_t ParseLsnOr(const std::string &text, const char *what) {
                                       text + "'; run 'cdcctl reset' and start again");
     }
     return lsn;
+}
+
+// A string literal for the replication command grammar, which knows '' but not E'' escapes
+// (PQescapeLiteral writes E'...' for a backslash).
+std::string ReplicationLiteral(const std::string &text) {
+    std::string out = "'";
+    for (char c : text) {
+        if (c == '\'') out += '\'';
+        out += c;
+    }
+    return out + "'";
 }
 
 std::string Join(const std::vector<std::string> &items, const char *sep) {
@@ -454,8 +466,13 @@ void PostgresSource::Open(const Offset &stored) {
             finish_after_snapshot_ = config_.snapshot == SnapshotMode::kInitialOnly;
             drop_slot_after_snapshot_ = finish_after_snapshot_;
         } else {
+            snapshot_label_ = "skipped";
             pending_checkpoint_ = MakeOffset(consistent_point_, "skipped");
             start_lsn_ = consistent_point_;
+            // The walsender replays from the slot's restart_lsn, which can lie before the point
+            // the slot was created at: keepalives below it must not become checkpoints.
+            checkpoint_lsn_ = consistent_point_;
+            confirmed_lsn_ = consistent_point_;
             phase_ = Phase::kStream;
         }
         has_pending_checkpoint_ = true;
@@ -464,6 +481,7 @@ void PostgresSource::Open(const Offset &stored) {
 
     // Resume streaming: the slot must still be there and must not be ahead of us.
     start_lsn_ = ParseLsnOr(get("lsn"), "lsn");
+    if (stored_snapshot == "skipped") snapshot_label_ = "skipped";
     bool exists = false, active = false;
     auto confirmed = SlotConfirmedLsn(&exists, &active);
     if (!exists) {
@@ -471,6 +489,11 @@ void PostgresSource::Open(const Offset &stored) {
                                       "' has disappeared; the changes after " + FormatLsn(start_lsn_) +
                                       " can no longer be read. Run 'cdcctl reset' and start again "
                                       "with a new snapshot");
+    }
+    // A walsender of a run that just stopped can hold the slot for a few seconds more.
+    for (int i = 0; active && i < 30 && !signals::StopRequested(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        confirmed = SlotConfirmedLsn(&exists, &active);
     }
     if (active) {
         throw ConnectError(kComponent, "replication slot '" + config_.slot +
@@ -689,11 +712,11 @@ bool PostgresSource::PollSnapshot(Batch &batch, size_t max_events, Deadline dead
 void PostgresSource::StartStreaming() {
     std::string cmd = "START_REPLICATION SLOT " + repl_->QuoteIdent(config_.slot) + " LOGICAL " +
                       FormatLsn(start_lsn_) + " (proto_version '1', publication_names " +
-                      repl_->QuoteLiteral(repl_->QuoteIdent(config_.publication)) + ")";
-    pg::ResultPtr r(PQexec(repl_->get(), cmd.c_str()));
-    if (!r || PQresultStatus(r.get()) != PGRES_COPY_BOTH) {
-        throw ConnectError(kComponent, std::string("START_REPLICATION failed: ") +
-                                           PQerrorMessage(repl_->get()));
+                      ReplicationLiteral(repl_->QuoteIdent(config_.publication)) + ")";
+    try {
+        repl_->Exec(cmd, "starting replication");
+    } catch (const pg::SqlError &e) {
+        throw ConnectError(kComponent, std::string("START_REPLICATION failed: ") + e.what());
     }
     if (PQsetnonblocking(repl_->get(), 1) != 0) {
         throw ConnectError(kComponent, "cannot make the replication connection non-blocking");
@@ -743,18 +766,31 @@ void PostgresSource::WaitForStream(Deadline deadline) {
 void PostgresSource::HandleRelation(RelationMessage &&rel) {
     std::string qn = rel.schema + "." + rel.name;
     Relation &r = relations_[rel.oid];
+    bool was_captured = r.captured;
     r.captured = std::find(table_names_.begin(), table_names_.end(), qn) != table_names_.end();
-    if (!r.captured) return;
+    if (!r.captured) {
+        if (was_captured) {
+            log::Warn(kComponent, "Captured table " + (r.schema ? r.schema->schema + "." + r.schema->table : "") +
+                                      " is now " + qn + ", which the pipeline does not include; its "
+                                      "changes are no longer captured.");
+        }
+        return;
+    }
     for (const auto &c : rel.columns) RegisterType(c.type_oid, true);
     // pgoutput does not send nullability: read it from the catalog, which a Relation message
     // follows (it is sent again after ALTER TABLE ... SET/DROP NOT NULL).
+    // The key, too: with REPLICA IDENTITY FULL pgoutput flags every column, but events keep the
+    // primary key as the snapshot does.
     std::map<std::string, bool> not_null;
+    std::set<std::string> primary_key;
     pg::ResultPtr nn = conn_->ExecParams(
-        "SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 "
-        "AND NOT attisdropped",
+        "SELECT a.attname, a.attnotnull, COALESCE(a.attnum = ANY ((SELECT i.indkey FROM pg_index i "
+        "  WHERE i.indrelid = a.attrelid AND i.indisprimary)::int2[]), false) "
+        "FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped",
         {std::to_string(rel.oid)}, "reading the nullability of a table's columns");
     for (int i = 0; i < PQntuples(nn.get()); ++i) {
         not_null[PQgetvalue(nn.get(), i, 0)] = PQgetvalue(nn.get(), i, 1)[0] == 't';
+        if (PQgetvalue(nn.get(), i, 2)[0] == 't') primary_key.insert(PQgetvalue(nn.get(), i, 0));
     }
     pg::TableInfo info;
     info.oid = rel.oid;
@@ -765,7 +801,7 @@ void PostgresSource::HandleRelation(RelationMessage &&rel) {
         ci.name = c.name;
         ci.type_oid = c.type_oid;
         ci.typmod = c.type_modifier;
-        ci.key = c.IsKey();
+        ci.key = primary_key.empty() ? c.IsKey() : primary_key.count(c.name) > 0;
         auto it = not_null.find(c.name);
         ci.not_null = it != not_null.end() && it->second;
         info.columns.push_back(std::move(ci));
@@ -843,7 +879,7 @@ void PostgresSource::HandleXLogData(Batch &batch, uint64_t wal_start, std::strin
         last_commit_lsn_ = c->commit_lsn;
         received_lsn_ = std::max(received_lsn_, c->end_lsn);
         checkpoint_lsn_ = c->end_lsn;
-        batch.checkpoint = MakeOffset(c->end_lsn, "done");
+        batch.checkpoint = MakeOffset(c->end_lsn, snapshot_label_);
         last_heartbeat_ = Clock::now();
     } else if (auto *rel = std::get_if<RelationMessage>(&msg)) {
         HandleRelation(std::move(*rel));
@@ -885,6 +921,15 @@ bool PostgresSource::PollStream(Batch &batch, size_t max_events, Deadline deadli
     while (batch.size() < max_events) {
         char *buf = nullptr;
         int n = PQgetCopyData(repl_->get(), &buf, 1);
+        if (n == 0) {
+            // libpq's buffer is empty: take what the kernel already holds before handing over a
+            // small batch. No waiting, so latency is unchanged; under load batches get larger.
+            if (PQconsumeInput(repl_->get()) == 0) {
+                throw ConnectError(kComponent, std::string("lost the replication connection: ") +
+                                                   PQerrorMessage(repl_->get()));
+            }
+            n = PQgetCopyData(repl_->get(), &buf, 1);
+        }
         if (n > 0) {
             std::unique_ptr<char, pg::Free<PQfreemem>> owned(buf);
             ReplicationMessage m = DecodeReplicationMessage(std::string_view(buf, n));
@@ -911,10 +956,11 @@ bool PostgresSource::PollStream(Batch &batch, size_t max_events, Deadline deadli
         // Nothing buffered. Between transactions, everything up to the last keepalive position
         // has been seen: it becomes a checkpoint (a heartbeat) so an idle slot keeps advancing.
         auto now = Clock::now();
-        if (!in_transaction_ && keepalive_lsn_ > checkpoint_lsn_ &&
-            (once_ || now - last_heartbeat_ >= config_.heartbeat_interval)) {
+        bool heartbeat_due = once_ || (config_.heartbeat_interval.count() > 0 &&
+                                        now - last_heartbeat_ >= config_.heartbeat_interval);
+        if (!in_transaction_ && keepalive_lsn_ > std::max(checkpoint_lsn_, start_lsn_) && heartbeat_due) {
             checkpoint_lsn_ = keepalive_lsn_;
-            batch.checkpoint = MakeOffset(keepalive_lsn_, "done");
+            batch.checkpoint = MakeOffset(keepalive_lsn_, snapshot_label_);
             last_heartbeat_ = now;
         }
         if (once_ && !in_transaction_ && std::max(checkpoint_lsn_, keepalive_lsn_) > once_target_) {
@@ -959,7 +1005,19 @@ void PostgresSource::Close() {
         try {
             SendStatus(false);
             PQputCopyEnd(repl_->get(), nullptr);
-            PQflush(repl_->get());
+            // Wait (briefly) for the server to end the stream, so that the slot is released
+            // when we exit and an immediate restart finds it free.
+            auto until = Clock::now() + std::chrono::seconds(5);
+            while (Clock::now() < until) {
+                PQflush(repl_->get());
+                char *buf = nullptr;
+                int n = PQgetCopyData(repl_->get(), &buf, 1);
+                if (buf) PQfreemem(buf);
+                if (n < 0) break;
+                if (n == 0) WaitForStream(std::min<Deadline>(until, Clock::now() + std::chrono::milliseconds(100)));
+            }
+            while (pg::ResultPtr r{PQgetResult(repl_->get())}) {
+            }
         } catch (const Error &) {
             // Closing anyway; the server keeps the last flush position it received.
         }

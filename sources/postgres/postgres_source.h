@@ -143,6 +143,7 @@ private:
     std::chrono::steady_clock::time_point last_heartbeat_{};
     std::chrono::steady_clock::time_point last_reply_request_{};
     bool streaming_ = false;
+    const char *snapshot_label_ = "done";  // "skipped" for snapshot: never
     bool stream_ended_ = false;
 };
 

@@ -338,3 +338,41 @@ TEST_CASE("a snapshot shows a progress line per table on a terminal, and none ot
     CHECK(plain.err.find("snapshot public.product:") == std::string::npos);
     CHECK(plain.err.find("Snapshot of public.product finished: 5000 rows.") != std::string::npos);
 }
+
+TEST_CASE("snapshot: never streams only what is written after the first run, and resumes") {
+    CdcFixture f;
+    f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text)");
+    f.Sql("INSERT INTO product VALUES (1, 'before')");
+    std::string file = f.WritePipeline("never", "[public.product]", "  snapshot: never\n  heartbeat_interval: 0s\n");
+    CHECK(f.RunOnce(file).empty());
+    StateStore store(f.dir.File(".cdcctl/never.state"));
+    CHECK(store.Load()->offset.at("snapshot") == "skipped");
+    f.Sql("INSERT INTO product VALUES (2, 'after')");
+    std::vector<Event> events = f.RunOnce(file);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].op == "c");
+    CHECK(events[0].after.at("id") == "2");
+    CHECK(store.Load()->offset.at("snapshot") == "skipped");
+    CheckSlotNotAheadOfState(f, f.dir.File(".cdcctl/never.state"), "cdcctl_never");
+    CHECK(f.RunOnce(file).empty());
+}
+
+TEST_CASE("SIGTERM stops a run whose reader has stalled; the next run sends what was not read") {
+    CdcFixture f;
+    f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text)");
+    f.Sql("INSERT INTO product SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g");
+    std::string file = f.WritePipeline("stall");
+    // stdout is a pipe to a reader that never reads: the first writes fill it, then block.
+    auto run = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{"bash", "-c", "exec " + std::string(CDCCTL_BINARY) + " run stall.yaml > >(sleep 120)"},
+        f.Env(), f.dir.path());
+    REQUIRE_MESSAGE(run->WaitForStderr("Snapshot of public.product started", std::chrono::seconds(60)),
+                    run->ReadStderrSoFar());
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    run->Kill(SIGTERM);
+    auto result = run->WaitFor(std::chrono::seconds(20));
+    REQUIRE_MESSAGE(result.has_value(), "cdcctl did not stop within 20 s of SIGTERM");
+    CHECK_MESSAGE(result->exit_code == 0, result->Describe());
+    std::vector<Event> events = f.RunOnce(file);
+    CHECK(events.size() == 20000);
+}
