@@ -21,13 +21,16 @@
 // "__debezium_unavailable_value" (base64 of it for bytes columns).
 //
 // Allocation: after warm-up an Encode call allocates nothing. It appends to the caller's reused
-// string and reuses the schema JSON rendered once per TableSchema (keyed by the schema object,
-// which is immutable; a table's new version replaces its old cache entry).
+// string and reuses what it rendered once per TableSchema (keyed by the schema object, which is
+// immutable; a table's new version replaces its old cache entry): the schema JSON, each column's
+// escaped `,"name":` key and the constant parts of the source block, so that per event only the
+// values, timestamps, snapshot marker, sequence, txId and LSN are formatted.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/event/change_event.h"
 #include "core/json/json_writer.h"
@@ -52,19 +55,44 @@ public:
     void Encode(const ChangeEvent &event, std::string *out);
 
 private:
+    // Everything about one table that does not change from event to event, pre-rendered.
     struct CachedSchema {
         TableSchemaPtr table;  // keeps the key's address from being reused while cached
-        std::string json;
+        std::string json;      // the schema (schemas=true only)
+        std::vector<std::string> keys;  // per column: ,"<escaped name>":
+        std::string source_db;          // ,"db":"..","sequence":
+        std::string source_table;       // ,"schema":"..","table":"..","txId":
+        std::string row_table;          // ,"__table":"<schema>.<table>","__lsn":
     };
 
-    const std::string &SchemaFor(const TableSchemaPtr &table);
-    void WriteEnvelope(json::JsonWriter &w, const ChangeEvent &event);
-    void WriteRowFormat(json::JsonWriter &w, const ChangeEvent &event);
-    void WriteSource(json::JsonWriter &w, const ChangeEvent &event);
+    CachedSchema &EntryFor(const TableSchemaPtr &table);
+    void AppendRowMembers(std::string *out, const CachedSchema &entry, const TableSchema &table,
+                          const Row &row);
+    void AppendEnvelope(std::string *out, const CachedSchema &entry, const ChangeEvent &event);
+    void AppendRowFormat(std::string *out, const CachedSchema &entry, const ChangeEvent &event);
+    void AppendSource(std::string *out, const CachedSchema &entry, const ChangeEvent &event);
 
     EnvelopeEncoderConfig config_;
+    std::string source_head_;  // ,"source":{"version":..,"connector":..,"name":..,"ts_ms":
     std::unordered_map<const TableSchema *, CachedSchema> cache_;
     std::unordered_map<std::string, const TableSchema *> cache_by_topic_;
+    // The entry of the last event's table: consecutive events mostly share a table.
+    const TableSchema *last_table_ = nullptr;
+    CachedSchema *last_entry_ = nullptr;
+    // The last source block and envelope tail rendered, with what they were rendered from: in a
+    // snapshot every event but the first and last has the same source block, and events read in
+    // the same millisecond have the same tail.
+    struct SourceMemo {
+        const TableSchema *table = nullptr;  // reset whenever a cache entry is dropped
+        SourceInfo source;
+        std::string text;
+    } source_memo_;
+    struct TailMemo {
+        bool valid = false;
+        Op op = Op::kCreate;
+        int64_t ts_ms = 0;
+        std::string text;
+    } tail_memo_;
     std::string truncate_schema_;
 };
 

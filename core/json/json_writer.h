@@ -21,6 +21,45 @@
 
 namespace cdcctl::json {
 
+namespace detail {
+
+// 1 for the bytes a JSON string may hold as they are: printable ASCII other than '"' and '\\'.
+struct PlainTable {
+    bool plain[256];
+    constexpr PlainTable() : plain() {
+        for (int c = 0x20; c < 0x80; ++c) plain[c] = c != '"' && c != '\\';
+    }
+};
+inline constexpr PlainTable kPlain{};
+
+// The length of the longest prefix of [p, end) that needs no escaping. Eight bytes at a time
+// (a byte needs escaping when it is below 0x20, '"', '\\' or 0x80 and above), then the table.
+inline size_t PlainPrefix(const unsigned char *p, const unsigned char *end) {
+    const unsigned char *start = p;
+    constexpr uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr uint64_t kHigh = 0x8080808080808080ULL;
+    while (end - p >= 8) {
+        uint64_t x;
+        std::memcpy(&x, p, 8);
+        uint64_t quote = x ^ (kOnes * '"');
+        uint64_t slash = x ^ (kOnes * '\\');
+        // The high bit of a byte lane is set where the byte is below 0x20 (x - 0x20 wraps), is
+        // '"' or '\\' (the xor is 0, minus 1 wraps) or is 0x80 and above. The subtractions may
+        // also flag bytes that are 0x80 and above (special anyway) and, through a borrow, lanes
+        // above a lane that wrapped; the lowest flagged lane is therefore always a real one.
+        uint64_t special = ((x - kOnes * 0x20) | (quote - kOnes) | (slash - kOnes) | x) & kHigh;
+        if (special != 0) {
+            // x86-64 and AArch64 are little-endian: the lowest lane is the first byte.
+            return static_cast<size_t>(p - start) + (static_cast<unsigned>(__builtin_ctzll(special)) >> 3);
+        }
+        p += 8;
+    }
+    while (p < end && kPlain.plain[*p]) ++p;
+    return static_cast<size_t>(p - start);
+}
+
+}  // namespace detail
+
 // Appends the escaped contents of a JSON string, without the quotes.
 inline void AppendEscaped(std::string *out, std::string_view s) {
     static constexpr char kHex[] = "0123456789ABCDEF";
@@ -28,9 +67,11 @@ inline void AppendEscaped(std::string *out, std::string_view s) {
     const auto *end = p + s.size();
     while (p < end) {
         // Copy the longest run that needs no escaping in one go.
-        const unsigned char *run = p;
-        while (p < end && *p >= 0x20 && *p != '"' && *p != '\\' && *p < 0x80) ++p;
-        if (p > run) out->append(reinterpret_cast<const char *>(run), p - run);
+        size_t run = detail::PlainPrefix(p, end);
+        if (run > 0) {
+            out->append(reinterpret_cast<const char *>(p), run);
+            p += run;
+        }
         if (p == end) break;
         unsigned char c = *p;
         if (c < 0x80) {
@@ -98,64 +139,94 @@ inline void AppendUint(std::string *out, uint64_t v) {
 
 namespace detail {
 
-// Rewrites the shortest scientific form from std::to_chars ("d.ddde+XX") the way Java's
-// Double.toString / Float.toString lays it out: plain notation with at least one fractional
-// digit for 1e-3 <= |v| < 1e7, else "d.dddE<exp>".
-inline void AppendJavaStyle(std::string *out, const char *sci, size_t n) {
-    std::string_view s(sci, n);
-    bool negative = !s.empty() && s[0] == '-';
-    if (negative) s.remove_prefix(1);
-    size_t e_pos = s.find('e');
-    std::string_view mantissa = s.substr(0, e_pos);
-    int exp = 0;
-    std::from_chars(s.data() + e_pos + 1 + (s[e_pos + 1] == '+' ? 1 : 0), s.data() + s.size(), exp);
-    // Digits without the decimal point.
-    char digits[32];
+// std::to_chars's scientific form "[-]d[.ddd]e(+|-)XX", split into its parts.
+struct SciParts {
+    bool negative = false;
+    char digits[32];  // the significant digits, without the decimal point
     size_t nd = 0;
-    for (char ch : mantissa) {
-        if (ch != '.') digits[nd++] = ch;
+    int exp = 0;
+};
+
+inline void ParseSci(const char *p, const char *end, SciParts *s) {
+    s->negative = *p == '-';
+    if (s->negative) ++p;
+    s->nd = 0;
+    s->digits[s->nd++] = *p++;
+    if (*p == '.') {
+        ++p;
+        while (*p != 'e' && s->nd < sizeof(s->digits)) s->digits[s->nd++] = *p++;
     }
-    if (negative) out->push_back('-');
+    ++p;  // 'e'
+    bool exp_negative = *p == '-';
+    if (*p == '-' || *p == '+') ++p;
+    int exp = 0;
+    while (p < end) exp = exp * 10 + (*p++ - '0');
+    s->exp = exp_negative ? -exp : exp;
+}
+
+// Lays the digits out the way Java's Double.toString / Float.toString does: plain notation with
+// at least one fractional digit for 1e-3 <= |v| < 1e7, else "d.dddE<exp>". One append.
+inline void AppendJavaStyle(std::string *out, const SciParts &s) {
+    char buf[64];
+    char *w = buf;
+    const char *digits = s.digits;
+    size_t nd = s.nd;
+    int exp = s.exp;
+    if (s.negative) *w++ = '-';
     if (exp >= -3 && exp < 7) {
         if (exp < 0) {
-            out->append("0.", 2);
-            out->append(static_cast<size_t>(-exp - 1), '0');
-            out->append(digits, nd);
+            *w++ = '0';
+            *w++ = '.';
+            for (int i = 0; i < -exp - 1; ++i) *w++ = '0';
+            std::memcpy(w, digits, nd);
+            w += nd;
         } else {
             size_t int_digits = static_cast<size_t>(exp) + 1;
             if (nd <= int_digits) {
-                out->append(digits, nd);
-                out->append(int_digits - nd, '0');
-                out->append(".0", 2);
+                std::memcpy(w, digits, nd);
+                w += nd;
+                for (size_t i = nd; i < int_digits; ++i) *w++ = '0';
+                *w++ = '.';
+                *w++ = '0';
             } else {
-                out->append(digits, int_digits);
-                out->push_back('.');
-                out->append(digits + int_digits, nd - int_digits);
+                std::memcpy(w, digits, int_digits);
+                w += int_digits;
+                *w++ = '.';
+                std::memcpy(w, digits + int_digits, nd - int_digits);
+                w += nd - int_digits;
             }
         }
-        return;
+    } else {
+        *w++ = digits[0];
+        *w++ = '.';
+        if (nd > 1) {
+            std::memcpy(w, digits + 1, nd - 1);
+            w += nd - 1;
+        } else {
+            *w++ = '0';
+        }
+        *w++ = 'E';
+        w = std::to_chars(w, buf + sizeof(buf), exp).ptr;
     }
-    out->push_back(digits[0]);
-    out->push_back('.');
-    if (nd > 1) out->append(digits + 1, nd - 1);
-    else out->push_back('0');
-    out->push_back('E');
-    AppendInt(out, exp);
+    out->append(buf, static_cast<size_t>(w - buf));
 }
 
-// True when the shortest digits from std::to_chars are a single digit that Java would print in
-// computerized scientific notation ("d.dE<exp>", exponent outside [-3, 7)). Java needs at least
-// two significant digits there and takes the two-digit decimal closest to the value, which for
-// subnormals is not the single digit plus ".0": Double.MIN_VALUE prints as 4.9E-324 where the
-// shortest digit is 5e-324, Float.MIN_VALUE as 1.4E-45. For normal values the two agree.
-inline bool NeedsTwoDigits(const char *sci, size_t n) {
-    std::string_view s(sci, n);
-    size_t e_pos = s.find('e');
-    if (e_pos == std::string_view::npos) return false;
-    if (s.substr(0, e_pos).find('.') != std::string_view::npos) return false;  // two digits or more
-    int exp = 0;
-    std::from_chars(s.data() + e_pos + 1 + (s[e_pos + 1] == '+' ? 1 : 0), s.data() + s.size(), exp);
-    return exp < -3 || exp >= 7;
+// Java needs at least two significant digits in computerized scientific notation ("d.dE<exp>",
+// exponent outside [-3, 7)) and takes the two-digit decimal closest to the value, which for
+// subnormals is not the shortest single digit plus ".0": Double.MIN_VALUE prints as 4.9E-324
+// where the shortest digit is 5e-324, Float.MIN_VALUE as 1.4E-45. For normal values the two
+// agree.
+template <typename T>
+inline void AppendJavaFloating(std::string *out, T v) {
+    char buf[40];
+    auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+    SciParts parts;
+    ParseSci(buf, r.ptr, &parts);
+    if (parts.nd == 1 && (parts.exp < -3 || parts.exp >= 7)) {
+        r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific, 1);
+        ParseSci(buf, r.ptr, &parts);
+    }
+    AppendJavaStyle(out, parts);
 }
 
 inline bool AppendNonFinite(std::string *out, double v) {
@@ -176,12 +247,7 @@ inline void AppendDouble(std::string *out, double v) {
         out->append(std::signbit(v) ? "-0.0" : "0.0");
         return;
     }
-    char buf[40];
-    auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-    if (detail::NeedsTwoDigits(buf, r.ptr - buf)) {
-        r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific, 1);
-    }
-    detail::AppendJavaStyle(out, buf, r.ptr - buf);
+    detail::AppendJavaFloating(out, v);
 }
 
 // A Kafka Connect float32: the shortest digits that round-trip the float, not the double.
@@ -191,12 +257,7 @@ inline void AppendFloat(std::string *out, float v) {
         out->append(std::signbit(v) ? "-0.0" : "0.0");
         return;
     }
-    char buf[40];
-    auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-    if (detail::NeedsTwoDigits(buf, r.ptr - buf)) {
-        r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific, 1);
-    }
-    detail::AppendJavaStyle(out, buf, r.ptr - buf);
+    detail::AppendJavaFloating(out, v);
 }
 
 // Appends the quoted standard base64 (RFC 4648, with padding) of `bytes`.

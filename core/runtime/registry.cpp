@@ -21,7 +21,8 @@ template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
 std::unique_ptr<PostgresSource> MakePostgres(const PipelineConfig &config, bool once) {
-    return std::make_unique<PostgresSource>(std::get<PostgresSourceConfig>(config.source), config.name, once);
+    return std::make_unique<PostgresSource>(std::get<PostgresSourceConfig>(config.source), config.name,
+                                            config.file, once);
 }
 
 std::string TopicPrefix(const PipelineConfig &config) {

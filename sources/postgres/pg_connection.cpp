@@ -2,6 +2,7 @@
 
 #include <sys/select.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
@@ -16,6 +17,26 @@ std::string Trim(std::string s) {
     return s;
 }
 
+// The pipeline file is the whole configuration: libpq's own environment variables (PGHOSTADDR,
+// PGUSER, PGDATESTYLE, PGSSLMODE, ...) would silently override or complete it, and some break the
+// text formats the decoders read. They are removed from the process once, before the first
+// connection; ${VAR} references in the pipeline file were resolved before that.
+void ClearLibpqEnvironment() {
+    static bool done = false;
+    if (done) return;
+    done = true;
+    if (PQconninfoOption *opts = PQconndefaults()) {
+        for (PQconninfoOption *o = opts; o->keyword; ++o) {
+            if (o->envvar) unsetenv(o->envvar);
+        }
+        PQconninfoFree(opts);
+    }
+    for (const char *v : {"PGDATESTYLE", "PGTZ", "PGGEQO", "PGSERVICEFILE", "PGSYSCONFDIR",
+                          "PGLOCALEDIR", "PGREQUIRESSL"}) {
+        unsetenv(v);
+    }
+}
+
 }  // namespace
 
 std::string SqlState(const PGresult *res) {
@@ -24,6 +45,7 @@ std::string SqlState(const PGresult *res) {
 }
 
 Connection Connection::Open(const PostgresSourceConfig &cfg, Kind kind) {
+    ClearLibpqEnvironment();
     std::vector<const char *> keys;
     std::vector<const char *> vals;
     std::string port = std::to_string(cfg.port);
@@ -75,8 +97,10 @@ Connection Connection::Open(const PostgresSourceConfig &cfg, Kind kind) {
         std::string where = cfg.url.empty()
                                 ? "'" + cfg.host + ":" + port + "' database '" + cfg.database + "'"
                                 : "the configured url";
+        const char *user = c.conn_ ? PQuser(c.conn_.get()) : nullptr;
+        std::string who = user && *user ? user : cfg.user;
         throw ConnectError("postgres", log::Redact("cannot connect to PostgreSQL at " + where +
-                                                   " as '" + cfg.user + "': " + msg));
+                                                   " as '" + who + "': " + msg));
     }
     return c;
 }

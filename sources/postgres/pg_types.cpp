@@ -740,6 +740,25 @@ void PgTextConverter::Parse(std::string_view text, Value *out) const {
         }
 
         case Kind::kDateDays: {
+            // The common case, YYYY-MM-DD with a four-digit year, without the general lexer.
+            if (text.size() == 10 && p[4] == '-' && p[7] == '-') {
+                unsigned digit[10];
+                bool digits = true;
+                for (int i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+                    digit[i] = static_cast<unsigned char>(p[i]) - unsigned{'0'};
+                    digits &= digit[i] <= 9;
+                }
+                if (digits) {
+                    int64_t year = digit[0] * 1000 + digit[1] * 100 + digit[2] * 10 + digit[3];
+                    unsigned month = digit[5] * 10 + digit[6];
+                    unsigned day = digit[8] * 10 + digit[9];
+                    if (year != 0 && month >= 1 && month <= 12 && day >= 1 && day <= DaysInMonth(year, month)) {
+                        out->SetInt(DaysFromCivil(year, month, day));
+                        return;
+                    }
+                }
+                // Anything else gets the general path and its error message.
+            }
             if (text == "infinity") { out->SetInt(DaysFromCivil(-5877611, 6, 21)); return; }
             if (text == "-infinity") { out->SetInt(DaysFromCivil(-5877611, 6, 22)); return; }
             CivilDate d;

@@ -28,11 +28,11 @@ int64_t NowMs() {
         .count();
 }
 
-uint64_t ParseLsnOr(const std::string &text, const char *what) {
+uint64_t ParseLsnOr(const std::string &text, const char *what, const std::string &reset) {
     uint64_t lsn = 0;
     if (!ParseLsn(text, &lsn)) {
         throw StateError("state", std::string("the state file holds an invalid ") + what + " '" +
-                                      text + "'; run 'cdcctl reset' and start again");
+                                      text + "'; run '" + reset + "' and start again");
     }
     return lsn;
 }
@@ -56,8 +56,11 @@ std::string Join(const std::vector<std::string> &items, const char *sep) {
 
 }  // namespace
 
-PostgresSource::PostgresSource(PostgresSourceConfig config, std::string pipeline, bool once)
-    : config_(std::move(config)), pipeline_(std::move(pipeline)), once_(once) {}
+PostgresSource::PostgresSource(PostgresSourceConfig config, std::string pipeline,
+                               std::string pipeline_file, bool once)
+    : config_(std::move(config)), pipeline_(std::move(pipeline)),
+      reset_command_("cdcctl reset " + (pipeline_file.empty() ? std::string("<pipeline file>") : pipeline_file)),
+      once_(once) {}
 
 PostgresSource::~PostgresSource() {
     if (current_row_) PQfreemem(current_row_);
@@ -173,13 +176,24 @@ void PostgresSource::CheckPrerequisites(const pg::Connection &conn,
         }
         std::vector<std::string> names;
         for (const auto &t : tables) names.push_back(t.QualifiedName());
-        report("publication", not_owned.empty(),
-               not_owned.empty()
-                   ? "publication '" + pub + "' does not exist; cdcctl will create it"
-                   : "publication '" + pub + "' does not exist and role '" + user +
-                         "' cannot create it because it does not own " + Join(not_owned, ", ") +
-                         ". Have the table owner run: CREATE PUBLICATION " + conn.QuoteIdent(pub) +
-                         " FOR TABLE " + Join(names, ", ") + ";");
+        bool can_create_in_db =
+            conn.Value("SELECT has_database_privilege(current_database(), 'CREATE')",
+                       "reading the database privileges")
+                .value_or("f") == "t";
+        std::string detail = "publication '" + pub + "' does not exist; cdcctl will create it";
+        if (!not_owned.empty()) {
+            detail = "publication '" + pub + "' does not exist and role '" + user +
+                     "' cannot create it because it does not own " + Join(not_owned, ", ") +
+                     ". Have the table owner run: CREATE PUBLICATION " + conn.QuoteIdent(pub) +
+                     " FOR TABLE " + Join(names, ", ") + ";";
+        } else if (!can_create_in_db) {
+            detail = "publication '" + pub + "' does not exist and role '" + user +
+                     "' cannot create it: it lacks CREATE on database '" + PQdb(conn.get()) +
+                     "'. Run: GRANT CREATE ON DATABASE " + conn.QuoteIdent(PQdb(conn.get())) +
+                     " TO " + conn.QuoteIdent(user) + "; or have the table owner run: CREATE "
+                     "PUBLICATION " + conn.QuoteIdent(pub) + " FOR TABLE " + Join(names, ", ") + ";";
+        }
+        report("publication", not_owned.empty() && can_create_in_db, detail);
     }
     tables_ = std::move(tables);
 }
@@ -428,7 +442,7 @@ void PostgresSource::Open(const Offset &stored) {
     if (!stored.empty() && stored_slot != config_.slot) {
         throw StateError("state", "the state file was written for replication slot '" + stored_slot +
                                       "' but the pipeline now uses '" + config_.slot +
-                                      "'; run 'cdcctl reset' to start over with a new snapshot");
+                                      "'; run '" + reset_command_ + "' to start over with a new snapshot");
     }
     bool need_snapshot = stored.empty() || stored_snapshot == "in_progress" ||
                          config_.snapshot == SnapshotMode::kAlways;
@@ -447,8 +461,8 @@ void PostgresSource::Open(const Offset &stored) {
         if (exists && stored.empty() && config_.snapshot == SnapshotMode::kNever) {
             throw StateError("state", "replication slot '" + config_.slot +
                                           "' exists but the state file has no position for it, "
-                                          "and snapshot is 'never'; run 'cdcctl reset " +
-                                          pipeline_ + " --drop-slot' to drop the slot, or "
+                                          "and snapshot is 'never'; run '" + reset_command_ +
+                                          " --drop-slot' to drop the slot, or "
                                           "choose another 'slot:' name");
         }
         if (exists) {
@@ -480,14 +494,14 @@ void PostgresSource::Open(const Offset &stored) {
     }
 
     // Resume streaming: the slot must still be there and must not be ahead of us.
-    start_lsn_ = ParseLsnOr(get("lsn"), "lsn");
+    start_lsn_ = ParseLsnOr(get("lsn"), "lsn", reset_command_);
     if (stored_snapshot == "skipped") snapshot_label_ = "skipped";
     bool exists = false, active = false;
     auto confirmed = SlotConfirmedLsn(&exists, &active);
     if (!exists) {
         throw StateError("state", "replication slot '" + config_.slot +
                                       "' has disappeared; the changes after " + FormatLsn(start_lsn_) +
-                                      " can no longer be read. Run 'cdcctl reset' and start again "
+                                      " can no longer be read. Run '" + reset_command_ + "' and start again "
                                       "with a new snapshot");
     }
     // A walsender of a run that just stopped can hold the slot for a few seconds more.
@@ -504,7 +518,7 @@ void PostgresSource::Open(const Offset &stored) {
                                       FormatLsn(*confirmed) + ", ahead of the state file's " +
                                       FormatLsn(start_lsn_) +
                                       ": another consumer read from the slot and the changes in "
-                                      "between were not delivered. Run 'cdcctl reset --drop-slot' "
+                                      "between were not delivered. Run '" + reset_command_ + " --drop-slot' "
                                       "and start again with a new snapshot");
     }
     confirmed_lsn_ = start_lsn_;

@@ -29,7 +29,8 @@ namespace cdcctl {
 
 class PostgresSource : public Source {
 public:
-    PostgresSource(PostgresSourceConfig config, std::string pipeline, bool once);
+    PostgresSource(PostgresSourceConfig config, std::string pipeline, std::string pipeline_file,
+                   bool once);
     ~PostgresSource() override;
 
     void Open(const Offset &stored) override;
@@ -92,6 +93,7 @@ private:
 
     PostgresSourceConfig config_;
     std::string pipeline_;
+    std::string reset_command_;  // "cdcctl reset FILE", for recovery advice
     bool once_;
     std::vector<std::string> table_names_;  // schema.table of every captured table
 

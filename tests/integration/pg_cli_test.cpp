@@ -57,7 +57,9 @@ std::string ConfigFile(const std::string &extra_source, const std::string &port 
            "source:\n"
            "  type: postgres\n"
            "  host: 127.0.0.1\n"
-           "  port: " + port + "\n"
+           "  port: " +
+           port +
+           "\n"
            "  database: shop\n"
            "  tables: [public.product]\n" +
            extra_source +
@@ -86,12 +88,9 @@ std::map<std::string, CheckLine> CheckLines(const std::string &out) {
 
 // What `cdcctl check` reports for one table, public.product.
 const std::set<std::string> kCheckItems = {
-    "config",      "connect",
-    "server version", "wal_level",
-    "replication role", "tables",
-    "select public.product", "replica identity public.product",
-    "publication", "slot",
-    "replication connection"};
+    "config",           "connect", "server version",        "wal_level",
+    "replication role", "tables",  "select public.product", "replica identity public.product",
+    "publication",      "slot",    "replication connection"};
 
 // Checks that `check` printed every item, that exactly `failing` failed, and returns the lines.
 std::map<std::string, CheckLine> ExpectCheck(const ProcessResult &r,
@@ -129,7 +128,8 @@ std::set<long> Range(long from, long to) {
 ProcessResult RunOnceIntoHead(CdcFixture &f, const std::string &file) {
     std::string pipeline = ShellQuote(CDCCTL_BINARY) + " run --once " + ShellQuote(file) +
                            " | head -n 1; exit \"${PIPESTATUS[0]}\"";
-    return RunShell("bash -c " + ShellQuote(pipeline), f.Env(), std::chrono::seconds(120), f.dir.path());
+    return RunShell("bash -c " + ShellQuote(pipeline), f.Env(), std::chrono::seconds(120),
+                    f.dir.path());
 }
 
 }  // namespace
@@ -142,14 +142,16 @@ TEST_CASE("an unknown key is reported with its position and a suggestion, exit 7
     WriteFile(dir.File("cfg.yaml"), ConfigFile("  slot_nme: orders\n"));
     ProcessResult r = RunCdcctl({"run", "cfg.yaml"}, dir.path());
     CHECK_MESSAGE(r.exit_code == 78, r.Describe());
-    CHECK_MESSAGE(Contains(r.err, "cfg.yaml:8:3: source.slot_nme: unknown key (did you mean 'slot'?)"),
-                  r.err);
+    CHECK_MESSAGE(
+        Contains(r.err, "cfg.yaml:8:3: source.slot_nme: unknown key (did you mean 'slot'?)"),
+        r.err);
     CHECK(r.out.empty());
     // check and discover read the file the same way.
     for (const char *command : {"check", "discover", "state", "reset"}) {
         ProcessResult c = RunCdcctl({command, "cfg.yaml"}, dir.path());
         CHECK_MESSAGE(c.exit_code == 78, command << ": " << c.Describe());
-        CHECK_MESSAGE(Contains(c.err, "cfg.yaml:8:3: source.slot_nme: unknown key"), command << ": " << c.err);
+        CHECK_MESSAGE(Contains(c.err, "cfg.yaml:8:3: source.slot_nme: unknown key"),
+                      command << ": " << c.err);
     }
 }
 
@@ -198,7 +200,8 @@ TEST_CASE("every error of a file is reported in one go, in file order") {
     CHECK(lines[1].rfind("cfg.yaml:5:9: source.port: expected an integer", 0) == 0);
     CHECK(lines[2].rfind("cfg.yaml:6:13: source.password:", 0) == 0);
     CHECK(lines[3] == "cfg.yaml:8:3: source.slot_nme: unknown key (did you mean 'slot'?)");
-    CHECK(lines[4] == "cfg.yaml:10:9: sink.type: unknown sink type 'stdot' (did you mean 'stdout'?)");
+    CHECK(lines[4] ==
+          "cfg.yaml:10:9: sink.type: unknown sink type 'stdot' (did you mean 'stdout'?)");
 }
 
 TEST_CASE("a table that does not exist is a configuration error naming it, exit 78") {
@@ -225,7 +228,9 @@ TEST_CASE("a table that does not exist is a configuration error naming it, exit 
 // 2. Prerequisites: exit 69 with what to do; check prints one PASS/FAIL line per item
 
 TEST_CASE("wal_level replica: run exits 69 and says what to set; check fails that item only") {
-    CdcFixture f(PostgresServerOptions{.wal_level = "replica"});
+    PostgresServerOptions options;
+    options.wal_level = "replica";
+    CdcFixture f(options);
     f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text)");
     f.Sql("INSERT INTO product VALUES (1, 'a')");
     std::string file = f.WritePipeline("walrep");
@@ -255,7 +260,8 @@ TEST_CASE("a role without REPLICATION: run exits 69 naming the attribute; check 
     CHECK_MESSAGE(Contains(r.err, "WITH REPLICATION;"), r.err);
 
     // The replication connection is refused for the same reason.
-    auto lines = ExpectCheck(f.Cdcctl({"check", file}), {"replication role", "replication connection"});
+    auto lines =
+        ExpectCheck(f.Cdcctl({"check", file}), {"replication role", "replication connection"});
     CHECK(Contains(lines["replication role"].detail, "lacks the REPLICATION attribute"));
 
     f.Sql("ALTER ROLE app WITH REPLICATION");
@@ -268,7 +274,8 @@ TEST_CASE("a table without a primary key: run exits 69 about REPLICA IDENTITY; c
     std::string file = f.WritePipeline("nopk");
     ProcessResult r = f.Cdcctl({"run", "--once", file});
     CHECK_MESSAGE(r.exit_code == 69, r.Describe());
-    CHECK_MESSAGE(Contains(r.err, "public.product has no primary key and REPLICA IDENTITY DEFAULT"), r.err);
+    CHECK_MESSAGE(Contains(r.err, "public.product has no primary key and REPLICA IDENTITY DEFAULT"),
+                  r.err);
     CHECK_MESSAGE(Contains(r.err, "REPLICA IDENTITY FULL"), r.err);
 
     auto lines = ExpectCheck(f.Cdcctl({"check", file}), {"replica identity public.product"});
@@ -279,7 +286,8 @@ TEST_CASE("a table without a primary key: run exits 69 about REPLICA IDENTITY; c
     ExpectCheck(f.Cdcctl({"check", file}), {});
 }
 
-TEST_CASE("a good setup: every check line is PASS, exit 0; --show-config adds the effective config") {
+TEST_CASE(
+    "a good setup: every check line is PASS, exit 0; --show-config adds the effective config") {
     CdcFixture f;
     f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text)");
     std::string file = f.WritePipeline("good");
@@ -318,7 +326,8 @@ TEST_CASE("a second concurrent run of the same pipeline exits 75 naming the firs
 
     // The first run was not disturbed.
     f.Sql("INSERT INTO product VALUES (1, 'a')");
-    REQUIRE_MESSAGE(first->WaitForStdout("\"op\":\"c\"", std::chrono::seconds(30)), first->ReadStderrSoFar());
+    REQUIRE_MESSAGE(first->WaitForStdout("\"op\":\"c\"", std::chrono::seconds(30)),
+                    first->ReadStderrSoFar());
     first->Kill(SIGTERM);
     ProcessResult done = first->Wait();
     CHECK_MESSAGE(done.exit_code == 0, done.Describe());
@@ -329,11 +338,14 @@ TEST_CASE("a second concurrent run of the same pipeline exits 75 naming the firs
 // ---------------------------------------------------------------------------------------------
 // 4. stdout into a pipe whose reader goes away
 
-TEST_CASE("run --once | head -n 1 exits 0 and the next run delivers the rest, snapshot and stream") {
+TEST_CASE(
+    "run --once | head -n 1 exits 0 and the next run delivers the rest, snapshot and stream") {
     CdcFixture f;
     f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text, note text)");
     // About 2 MB of events: far more than a pipe holds, so cdcctl is still writing when head exits.
-    f.Sql("INSERT INTO product SELECT g, 'product ' || g, repeat('n', 40) FROM generate_series(1, 20000) g");
+    f.Sql(
+        "INSERT INTO product SELECT g, 'product ' || g, repeat('n', 40) FROM generate_series(1, "
+        "20000) g");
     std::string file = f.WritePipeline("head");
 
     // Snapshot phase.
@@ -351,7 +363,9 @@ TEST_CASE("run --once | head -n 1 exits 0 and the next run delivers the rest, sn
     CHECK(ids == Range(1, 20000));
 
     // Stream phase: one transaction of 20000 rows after the snapshot completed.
-    f.Sql("INSERT INTO product SELECT g, 'product ' || g, repeat('n', 40) FROM generate_series(20001, 40000) g");
+    f.Sql(
+        "INSERT INTO product SELECT g, 'product ' || g, repeat('n', 40) FROM "
+        "generate_series(20001, 40000) g");
     ProcessResult stream_head = RunOnceIntoHead(f, file);
     CHECK_MESSAGE(stream_head.exit_code == 0, stream_head.Describe());
     CHECK_FALSE(Contains(stream_head.err, "Broken pipe"));
@@ -375,6 +389,7 @@ TEST_CASE("the password appears in no output of any command, also from a url and
     f.Sql("CREATE ROLE cdc_secret LOGIN REPLICATION PASSWORD '" + secret + "'");
     f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text)");
     f.Sql("ALTER TABLE product OWNER TO cdc_secret");
+    f.Sql("GRANT CREATE ON DATABASE shop TO cdc_secret");  // to create its publication
     f.Sql("INSERT INTO product VALUES (1, 'a'), (2, 'b')");
     f.user = "cdc_secret";
     f.password = secret;
@@ -386,12 +401,15 @@ TEST_CASE("the password appears in no output of any command, also from a url and
         runs.emplace_back(what, std::move(r));
         return runs.back().second;
     };
-    ProcessResult once = expect("run --once", f.Cdcctl({"--log-level", "debug", "run", "--once", file}), 0);
+    ProcessResult once =
+        expect("run --once", f.Cdcctl({"--log-level", "debug", "run", "--once", file}), 0);
     CHECK(ParseEvents(once.out).size() == 2);
     expect("check", f.Cdcctl({"--log-level", "debug", "check", file}), 0);
-    ProcessResult shown = expect("check --show-config", f.Cdcctl({"check", "--show-config", file}), 0);
+    ProcessResult shown =
+        expect("check --show-config", f.Cdcctl({"check", "--show-config", file}), 0);
     CHECK_MESSAGE(Contains(shown.out, "password: ***"), shown.out);
-    ProcessResult discover = expect("discover", f.Cdcctl({"--log-level", "debug", "discover", file}), 0);
+    ProcessResult discover =
+        expect("discover", f.Cdcctl({"--log-level", "debug", "discover", file}), 0);
     CHECK(Contains(discover.out, "public.product"));
     expect("state", f.Cdcctl({"state", file}), 0);
 
@@ -400,7 +418,8 @@ TEST_CASE("the password appears in no output of any command, also from a url and
               "source:\n  type: postgres\n  host: 127.0.0.1\n  port: 1\n  user: cdc_secret\n"
               "  password: ${TEST_PG_PASSWORD}\n  database: shop\n  tables: [public.product]\n"
               "sink:\n  type: stdout\n");
-    ProcessResult closed = expect("run, closed port", f.Cdcctl({"--log-level", "debug", "run", "--once", "closed.yaml"}), 69);
+    ProcessResult closed = expect(
+        "run, closed port", f.Cdcctl({"--log-level", "debug", "run", "--once", "closed.yaml"}), 69);
     CHECK_MESSAGE(Contains(closed.err, "cannot connect to PostgreSQL"), closed.err);
     expect("check, closed port", f.Cdcctl({"check", "--show-config", "closed.yaml"}), 69);
     f.password = "Pw-7f3a9c-wrong";
@@ -413,13 +432,16 @@ TEST_CASE("the password appears in no output of any command, also from a url and
     f.password = secret;
 
     // The password inside a url written in the file itself.
-    std::string url = "postgresql://cdc_secret:" + secret + "@127.0.0.1:" + std::to_string(f.pg->port()) + "/shop";
-    WriteFile(f.dir.File("url.yaml"),
-              "source:\n  type: postgres\n  url: " + url + "\n  tables: [public.product]\n"
-              "sink:\n  type: stdout\n");
-    ProcessResult url_once = expect("url: run --once", f.Cdcctl({"--log-level", "debug", "run", "--once", "url.yaml"}), 0);
+    std::string url = "postgresql://cdc_secret:" + secret +
+                      "@127.0.0.1:" + std::to_string(f.pg->port()) + "/shop";
+    WriteFile(f.dir.File("url.yaml"), "source:\n  type: postgres\n  url: " + url +
+                                          "\n  tables: [public.product]\n"
+                                          "sink:\n  type: stdout\n");
+    ProcessResult url_once = expect(
+        "url: run --once", f.Cdcctl({"--log-level", "debug", "run", "--once", "url.yaml"}), 0);
     CHECK(ParseEvents(url_once.out).size() == 2);
-    ProcessResult url_shown = expect("url: check --show-config", f.Cdcctl({"check", "--show-config", "url.yaml"}), 0);
+    ProcessResult url_shown =
+        expect("url: check --show-config", f.Cdcctl({"check", "--show-config", "url.yaml"}), 0);
     CHECK_MESSAGE(Contains(url_shown.out, "url: ***"), url_shown.out);
     expect("url: discover", f.Cdcctl({"discover", "url.yaml"}), 0);
     WriteFile(f.dir.File("url_closed.yaml"),
@@ -473,7 +495,8 @@ TEST_CASE("a slot dropped behind cdcctl's back: exit 65 'has disappeared'") {
     ProcessResult r = f.Cdcctl({"run", "--once", file});
     CHECK_MESSAGE(r.exit_code == 65, r.Describe());
     CHECK_MESSAGE(Contains(r.err, "replication slot 'cdcctl_dropped' has disappeared"), r.err);
-    CHECK_MESSAGE(Contains(r.err, "cdcctl reset"), r.err);
+    // The advice is a command that works as typed: it names the pipeline file.
+    CHECK_MESSAGE(Contains(r.err, "Run 'cdcctl reset " + file + "' and start again"), r.err);
     CHECK(r.out.empty());
     // Not silently recreated.
     CHECK(f.Value("SELECT count(*) FROM pg_replication_slots") == "0");
@@ -483,7 +506,8 @@ TEST_CASE("a slot dropped behind cdcctl's back: exit 65 'has disappeared'") {
     CHECK(IdSet(f.RunOnce(file), "r") == Range(1, 11));
 }
 
-TEST_CASE("a slot advanced beyond the state: exit 65 'ahead of the state file'; reset --drop-slot") {
+TEST_CASE(
+    "a slot advanced beyond the state: exit 65 'ahead of the state file'; reset --drop-slot") {
     CdcFixture f;
     f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text)");
     f.Sql("INSERT INTO product SELECT g, 'x' FROM generate_series(1, 10) g");
@@ -513,7 +537,8 @@ TEST_CASE("a slot advanced beyond the state: exit 65 'ahead of the state file'; 
     CHECK_MESSAGE(dropped.exit_code == 0, dropped.Describe());
     ProcessResult nothing = f.Cdcctl({"reset", "--drop-slot", file});
     CHECK_MESSAGE(nothing.exit_code == 0, nothing.Describe());
-    CHECK_MESSAGE(Contains(nothing.err, "'cdcctl_ahead' does not exist; nothing to drop"), nothing.err);
+    CHECK_MESSAGE(Contains(nothing.err, "'cdcctl_ahead' does not exist; nothing to drop"),
+                  nothing.err);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -547,9 +572,25 @@ TEST_CASE("state prints the saved slot and lsn as JSON; discover lists columns, 
     CHECK(!doc["offset"]["snapshot"].get(snapshot));
     CHECK(snapshot == "done");
     // The slot is the one on the server, and it has not been confirmed beyond the state.
-    std::string confirmed = f.Value("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'cdcctl_info'");
+    std::string confirmed = f.Value(
+        "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = "
+        "'cdcctl_info'");
     CHECK(Lsn(confirmed) <= Lsn(std::string(lsn)));
     CHECK(Lsn(std::string(lsn)) > 0);
+    std::string_view state_file;
+    CHECK(!doc["state_file"].get(state_file));
+    CHECK(state_file == f.dir.File(".cdcctl/info.state"));
+
+    // Still JSON when the state file's path holds quotes and backslashes.
+    std::string odd = f.dir.File("a \"quoted\" \\ dir");
+    std::filesystem::create_directories(odd + "/.cdcctl");
+    std::filesystem::copy_file(file, odd + "/info.yaml");
+    std::filesystem::copy_file(f.dir.File(".cdcctl/info.state"), odd + "/.cdcctl/info.state");
+    ProcessResult quoted = f.Cdcctl({"state", odd + "/info.yaml"});
+    REQUIRE_MESSAGE(quoted.exit_code == 0, quoted.Describe());
+    REQUIRE_MESSAGE(!parser.parse(quoted.out).get(doc), "not JSON: " << quoted.out);
+    CHECK(!doc["state_file"].get(state_file));
+    CHECK(state_file == odd + "/.cdcctl/info.state");
 
     ProcessResult d = f.Cdcctl({"discover", file});
     REQUIRE_MESSAGE(d.exit_code == 0, d.Describe());
@@ -613,10 +654,12 @@ TEST_CASE("pipelines/shop.yaml runs as shipped, with the connection from PG* var
                                               {"PGPORT", std::to_string(f.pg->port())},
                                               {"PGUSER", f.user},
                                               {"PGPASSWORD", f.password}};
-    ProcessResult check = RunProcess({CDCCTL_BINARY, "check", file}, env, std::chrono::seconds(60), f.dir.path());
+    ProcessResult check =
+        RunProcess({CDCCTL_BINARY, "check", file}, env, std::chrono::seconds(60), f.dir.path());
     CHECK_MESSAGE(check.exit_code == 0, check.Describe() << check.out);
 
-    ProcessResult r = RunProcess({CDCCTL_BINARY, "run", "--once", file}, env, std::chrono::seconds(60), f.dir.path());
+    ProcessResult r = RunProcess({CDCCTL_BINARY, "run", "--once", file}, env,
+                                 std::chrono::seconds(60), f.dir.path());
     REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
     std::vector<Event> events = ParseEvents(r.out);
     REQUIRE(events.size() == 2);
@@ -632,13 +675,15 @@ TEST_CASE("pipelines/shop.yaml runs as shipped, with the connection from PG* var
     CHECK(events[0].after.at("price") == "\"24.90\"");  // decimal_handling_mode: string
     CHECK(events[1].after.at("price") == "\"18.50\"");
     CHECK(std::filesystem::exists(f.dir.File(".cdcctl/shop.state")));
-    CHECK(f.Value("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'cdcctl_shop'") == "1");
+    CHECK(f.Value("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'cdcctl_shop'") ==
+          "1");
 }
 
 // ---------------------------------------------------------------------------------------------
 // 9. JSON logs
 
-TEST_CASE("--log-format json makes every stderr line a JSON object with level, component, message") {
+TEST_CASE(
+    "--log-format json makes every stderr line a JSON object with level, component, message") {
     CdcFixture f;
     f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text)");
     f.Sql("INSERT INTO product VALUES (1, 'a')");
@@ -656,21 +701,22 @@ TEST_CASE("--log-format json makes every stderr line a JSON object with level, c
         std::string message;    // part of that line's message
     };
     std::vector<Run> runs;
-    runs.push_back({"run --once", f.Cdcctl({"--log-format", "json", "run", "--once", file}), 0, "runtime",
-                    "Starting pipeline 'jsonlog'"});
-    runs.push_back({"state", f.Cdcctl({"--log-format", "json", "--log-level", "debug", "state", file}), 0,
-                    "", ""});
-    runs.push_back({"connect error", f.Cdcctl({"--log-format", "json", "run", "closed.yaml"}), 69, "postgres",
-                    "cannot connect to PostgreSQL"});
-    runs.push_back({"config error", f.Cdcctl({"--log-format", "json", "run", "bad.yaml"}), 78, "config",
-                    "source.slot_nme: unknown key"});
+    runs.push_back({"state",
+                    f.Cdcctl({"--log-format", "json", "--log-level", "debug", "state", file}), 0,
+                    "state", "has no saved state yet"});
+    runs.push_back({"run --once", f.Cdcctl({"--log-format", "json", "run", "--once", file}), 0,
+                    "runtime", "Starting pipeline 'jsonlog'"});
+    runs.push_back({"connect error", f.Cdcctl({"--log-format", "json", "run", "closed.yaml"}), 69,
+                    "postgres", "cannot connect to PostgreSQL"});
+    runs.push_back({"config error", f.Cdcctl({"--log-format", "json", "run", "bad.yaml"}), 78,
+                    "config", "source.slot_nme: unknown key"});
 
     simdjson::dom::parser parser;
     for (const auto &run : runs) {
         INFO(run.what);
         CHECK_MESSAGE(run.r.exit_code == run.code, run.r.Describe());
         CHECK_FALSE(run.r.err.empty());
-        bool found = run.component.empty();
+        bool found = false;
         for (const auto &line : Lines(run.r.err)) {
             simdjson::dom::element doc;
             REQUIRE_MESSAGE(!parser.parse(line).get(doc), "not JSON: " << line);
@@ -680,15 +726,17 @@ TEST_CASE("--log-format json makes every stderr line a JSON object with level, c
             CHECK_MESSAGE(!doc["message"].get(message), line);
             CHECK_MESSAGE(!doc["time"].get(time), line);
             CHECK((level == "debug" || level == "info" || level == "warn" || level == "error"));
-            if (component == run.component && Contains(std::string(message), run.message)) found = true;
+            if (component == run.component && Contains(std::string(message), run.message))
+                found = true;
         }
-        CHECK_MESSAGE(found, "no line from '" << run.component << "' with '" << run.message << "' in:\n"
+        CHECK_MESSAGE(found, "no line from '" << run.component << "' with '" << run.message
+                                              << "' in:\n"
                                               << run.r.err);
     }
     // The config error keeps one record per problem, each with its position.
     CHECK(Contains(runs[3].r.err, "bad.yaml:5:9: source.port"));
     CHECK(Contains(runs[3].r.err, "bad.yaml:8:3: source.slot_nme"));
-    CHECK(ParseEvents(runs[0].r.out).size() == 1);
+    CHECK(ParseEvents(runs[1].r.out).size() == 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -701,8 +749,10 @@ TEST_CASE("SIGINT while streaming: exit 0, state saved, the next run repeats not
     std::string file = f.WritePipeline("sigint");
     std::string state = f.dir.File(".cdcctl/sigint.state");
     auto run = f.Start({"run", file});
-    REQUIRE_MESSAGE(run->WaitForStderr("Streaming from slot", std::chrono::seconds(60)), run->ReadStderrSoFar());
-    for (int i = 2; i <= 31; ++i) f.Sql("INSERT INTO product VALUES (" + std::to_string(i) + ", 'x')");
+    REQUIRE_MESSAGE(run->WaitForStderr("Streaming from slot", std::chrono::seconds(60)),
+                    run->ReadStderrSoFar());
+    for (int i = 2; i <= 31; ++i)
+        f.Sql("INSERT INTO product VALUES (" + std::to_string(i) + ", 'x')");
     for (int i = 0; i < 300 && CountLines(run->ReadStdoutSoFar()) < 31; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -721,7 +771,9 @@ TEST_CASE("SIGINT while streaming: exit 0, state saved, the next run repeats not
     CHECK(saved->offset.at("snapshot") == "done");
     std::string last_lsn = Unquote(delivered.back().source.at("lsn"));
     CHECK(Lsn(saved->offset.at("lsn")) > std::stoull(last_lsn));
-    std::string confirmed = f.Value("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'cdcctl_sigint'");
+    std::string confirmed = f.Value(
+        "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = "
+        "'cdcctl_sigint'");
     CHECK(Lsn(confirmed) <= Lsn(saved->offset.at("lsn")));
 
     f.Sql("INSERT INTO product VALUES (32, 'after')");
@@ -729,4 +781,39 @@ TEST_CASE("SIGINT while streaming: exit 0, state saved, the next run repeats not
     REQUIRE(next.size() == 1);
     CHECK(next[0].op == "c");
     CHECK(next[0].Id() == "32");
+}
+
+TEST_CASE("libpq's environment variables do not override the pipeline file") {
+    CdcFixture f;
+    f.Sql("CREATE TABLE product (id int PRIMARY KEY, at timestamptz)");
+    f.Sql("INSERT INTO product VALUES (1, '2026-01-01 00:30:00+00')");
+    std::string file = f.WritePipeline("env");
+    auto env = f.Env();
+    env["PGHOSTADDR"] = "127.0.0.9";  // nothing listens there
+    env["PGDATESTYLE"] = "German";    // would break the timestamp text format
+    env["PGUSER"] = "nobody";
+    env["PGSSLMODE"] = "require";     // the test server has no TLS
+    ProcessResult r = RunProcess({CDCCTL_BINARY, "run", "--once", file}, env, std::chrono::seconds(120), f.dir.path());
+    REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
+    std::vector<Event> events = ParseEvents(r.out);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].after.at("at") == "\"2026-01-01T00:30:00Z\"");
+}
+
+TEST_CASE("check fails the publication item when the role may not create it in the database") {
+    CdcFixture f;
+    f.Sql("CREATE ROLE owner_only LOGIN REPLICATION PASSWORD 'pw-owner'");
+    f.Sql("REVOKE CREATE ON DATABASE shop FROM PUBLIC");
+    f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text)");
+    f.Sql("ALTER TABLE product OWNER TO owner_only");
+    f.user = "owner_only";
+    f.password = "pw-owner";
+    std::string file = f.WritePipeline("nocreate");
+    ProcessResult check = f.Cdcctl({"check", file});
+    CHECK_MESSAGE(check.exit_code == 69, check.Describe());
+    CHECK_MESSAGE(Contains(check.out, "FAIL  publication: publication 'cdcctl_nocreate' does not exist and role 'owner_only' cannot create it: it lacks CREATE on database 'shop'"),
+                  check.out);
+    f.Sql("GRANT CREATE ON DATABASE shop TO owner_only");
+    ProcessResult again = f.Cdcctl({"check", file});
+    CHECK_MESSAGE(again.exit_code == 0, again.out);
 }
