@@ -2,7 +2,7 @@
 #
 # It builds cdcctl (Release, in build-bench/), starts a throwaway PostgreSQL 15 with
 # wal_level=logical and fsync=off in a temp dir on a free port (as the postgres user when run as
-# root, like scripts/demo), creates the 16-column benchmark table, and measures commands: wall
+# root, like scripts/demo), creates the benchmark table (14 columns), and measures commands: wall
 # time from the shell's monotonic clock, peak RSS from /usr/bin/time (or from wait4 through
 # Python, or /proc, when /usr/bin/time is missing). Everything it starts is stopped by the EXIT
 # trap.
@@ -145,7 +145,7 @@ bench_start_pg() {
 
 psql_() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-# The shape of the PeerDB and Airbyte PostgreSQL benchmarks: 16 columns, ~200 bytes of text a row.
+# The shape of the PeerDB and Airbyte PostgreSQL benchmarks: 14 columns (the types the issue lists), ~200 bytes of text a row.
 bench_create_table() { # NAME
     psql_ -c "CREATE TABLE $1 (
         id bigint PRIMARY KEY, n integer,

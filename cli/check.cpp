@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "core/config/pipeline.h"
+#include "core/error.h"
 #include "core/runtime/log.h"
 #include "core/runtime/registry.h"
 
@@ -10,7 +11,14 @@ namespace cdcctl::cli {
 
 // One "PASS|FAIL  name: detail" line per prerequisite on stdout: the output of this command.
 int Check(const std::string &file, bool show_config) {
-    PipelineConfig config = LoadPipeline(file);
+    PipelineConfig config;
+    try {
+        config = LoadPipeline(file);
+    } catch (const ConfigError &) {
+        std::printf("FAIL  config: %s (see the errors on stderr)\n", file.c_str());
+        std::fflush(stdout);
+        throw;
+    }
     std::printf("PASS  config: %s\n", file.c_str());
     if (show_config) std::printf("%s", DescribePipeline(config).c_str());
     bool ok = true;

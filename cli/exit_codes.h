@@ -5,7 +5,6 @@ namespace cdcctl {
 
 enum class ExitCode : int {
     kOk = 0,            // success; also a clean stop on SIGINT/SIGTERM or a closed stdout pipe
-    kFailure = 1,       // an unexpected internal error
     kUsage = 64,        // EX_USAGE: bad command line
     kDataErr = 65,      // EX_DATAERR: state file corrupt or inconsistent with the source
     kUnavailable = 69,  // EX_UNAVAILABLE: cannot connect, or a prerequisite is missing

@@ -101,8 +101,8 @@ const StructSpec<PostgresSourceConfig> &PostgresSourceSpec() {
                        "and in cdcctl check.");
         s.String("database", &C::database, "Database to capture.").RequiredUnless("url").NonEmpty();
         s.StringList("tables", &C::tables,
-                     "Tables to capture, each schema.table; * matches any run of characters, "
-                     "as in public.*.")
+                     "Tables to capture, each schema.table; * matches any run of characters "
+                     "and ? one character, as in public.*.")
             .Required()
             .NonEmpty()
             .Check(CheckTablePattern);

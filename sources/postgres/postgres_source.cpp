@@ -911,6 +911,16 @@ void PostgresSource::HandleXLogData(Batch &batch, uint64_t wal_start, std::strin
                 e->has_before = true;
                 FillRow(*current, upd->old_tuple, &e->before);
             }
+            if (upd->old_kind == OldTupleKind::kFull) {
+                // With REPLICA IDENTITY FULL the old row carries the value of an unchanged
+                // TOASTed column, so the new row needs no placeholder.
+                for (size_t i = 0; i < e->after.size(); ++i) {
+                    if (e->after[i].kind() == Value::Kind::kUnavailable &&
+                        e->before[i].kind() != Value::Kind::kUnavailable) {
+                        e->after[i] = e->before[i];
+                    }
+                }
+            }
             batch.approx_bytes += data.size();
         }
     } else if (auto *del = std::get_if<DeleteMessage>(&msg)) {
@@ -1006,7 +1016,9 @@ void PostgresSource::Confirm(const Offset &offset) {
 }
 
 void PostgresSource::Idle() {
-    if (streaming_ && Clock::now() - last_status_ >= kStatusInterval) {
+    // The sink is holding up the source thread: nothing is read meanwhile, so tell the server
+    // we are alive often enough for any wal_sender_timeout.
+    if (streaming_ && Clock::now() - last_status_ >= std::chrono::seconds(1)) {
         SendStatus(false);
     }
 }

@@ -71,6 +71,8 @@ TEST_CASE("snapshot then stream: inserts, updates, deletes and truncate, field b
     CHECK(snap[0].source.at("snapshot") == "\"first\"");
     CHECK(snap[1].source.at("snapshot") == "\"last\"");
     CHECK(snap[0].ts_ms.size() >= 13);
+    CHECK(snap[0].source.at("version") == "\"cdcctl-" CDCCTL_VERSION "\"");
+    CHECK(snap[0].source.at("ts_ms").size() >= 13);
 
     f.Sql("INSERT INTO product VALUES (3, 'mug', 6.00, '2026-03-10')");
     f.Sql("UPDATE product SET price = 22.00 WHERE id = 1");
@@ -86,6 +88,23 @@ TEST_CASE("snapshot then stream: inserts, updates, deletes and truncate, field b
     CHECK(stream[0].source.at("snapshot") == "\"false\"");
     CHECK(stream[0].source.at("txId") != "null");
     CHECK(std::stoull(stream[0].source.at("lsn")) > 0);
+    // sequence is Debezium's ["<last commit lsn>","<lsn>"], as a JSON string: the update's last
+    // commit is the insert's transaction, which ends after the insert and before the update.
+    {
+        std::vector<uint64_t> numbers;
+        std::string seq = stream[1].source.at("sequence"), digits;
+        for (char c : seq + " ") {
+            if (isdigit(static_cast<unsigned char>(c))) digits += c;
+            else if (!digits.empty()) numbers.push_back(std::stoull(digits)), digits.clear();
+        }
+        REQUIRE_MESSAGE(numbers.size() == 2, seq);
+        CHECK(numbers[1] == std::stoull(stream[1].source.at("lsn")));
+        CHECK(numbers[0] > std::stoull(stream[0].source.at("lsn")));
+        CHECK(numbers[0] < numbers[1]);
+    }
+    // source.ts_ms is the commit time: not before the test started, not after the event was read.
+    CHECK(std::stoll(stream[0].source.at("ts_ms")) <= std::stoll(stream[0].ts_ms));
+    CHECK(std::stoll(stream[0].source.at("ts_ms")) >= std::stoll(snap[0].source.at("ts_ms")));
     CHECK(stream[1].op == "u");
     CHECK(stream[1].after.at("id") == "1");
     CHECK(stream[1].after.at("price") == "\"22.00\"");
@@ -125,6 +144,22 @@ TEST_CASE("REPLICA IDENTITY FULL gives the old row; unchanged TOAST values get t
     CHECK(events[1].has_before);
     CHECK(events[1].before.at("name") == "\"old\"");
     CHECK(events[1].after.at("name") == "\"new\"");
+}
+
+TEST_CASE("with REPLICA IDENTITY FULL an unchanged TOASTed column keeps its value") {
+    CdcFixture f;
+    f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text, doc text)");
+    f.Sql("ALTER TABLE product ALTER COLUMN doc SET STORAGE EXTERNAL");
+    f.Sql("ALTER TABLE product REPLICA IDENTITY FULL");
+    f.Sql("INSERT INTO product VALUES (1, 'a', repeat('y', 10000))");
+    std::string file = f.WritePipeline("fulltoast");
+    REQUIRE(f.RunOnce(file).size() == 1);
+    f.Sql("UPDATE product SET name = 'b' WHERE id = 1");
+    std::vector<Event> events = f.RunOnce(file);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].after.at("name") == "\"b\"");
+    CHECK(events[0].after.at("doc") == "\"" + std::string(10000, 'y') + "\"");
+    CHECK(events[0].before.at("doc") == "\"" + std::string(10000, 'y') + "\"");
 }
 
 TEST_CASE("ALTER TABLE ADD COLUMN and DROP COLUMN mid-stream change the events' columns") {

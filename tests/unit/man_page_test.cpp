@@ -111,7 +111,7 @@ TEST_CASE("every exit code of cli/exit_codes.h is under EXIT STATUS, and no othe
     const std::string header = Read(CDCCTL_SOURCE_DIR "/cli/exit_codes.h");
     std::set<std::string> codes;
     for (const auto &c : Captures(header, R"re(\bk[A-Za-z]+ = ([0-9]+),)re")) codes.insert(c);
-    REQUIRE(codes.size() >= 10);
+    REQUIRE(codes.size() >= 9);  // the header was read: 0, 64, 65, 69, 70, 74, 75, 76, 78
     const std::string section = Section(ManPage(), "EXIT STATUS");
     std::set<std::string> documented;
     for (const auto &c : Captures(section, R"re(\n\.TP\n\.B ([0-9]+)\n)re")) documented.insert(c);
