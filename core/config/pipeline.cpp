@@ -69,18 +69,6 @@ Position ValueAt(const YAML::Node &value, Position key_at) {
     return value.IsNull() ? key_at : At(value.Mark());
 }
 
-std::string Shape(const YAML::Node &node) {
-    switch (node.Type()) {
-        case YAML::NodeType::Map:
-            return "a mapping";
-        case YAML::NodeType::Sequence:
-            return "a list";
-        case YAML::NodeType::Scalar:
-            return "'" + node.Scalar() + "'";
-        default:
-            return "an empty value";
-    }
-}
 
 struct Entry {
     YAML::Node value;
@@ -131,7 +119,7 @@ std::optional<std::string> ReadType(const YAML::Node &mapping, const SectionRef 
     }
     const Position at = ValueAt(type->value, type->key_at);
     if (!type->value.IsScalar()) {
-        ctx.Report(at, path, "expected a string, got " + Shape(type->value));
+        ctx.Report(at, path, "expected a string, got " + DescribeShape(type->value));
         return std::nullopt;
     }
     std::string error;
@@ -165,7 +153,7 @@ std::optional<Variant> ReadComponent(const YAML::Node &root, const std::string &
     const SectionRef where{block, entry->key_at};
     if (!entry->value.IsMap()) {
         ctx.Report(ValueAt(entry->value, entry->key_at), block,
-                   "expected a mapping, got " + Shape(entry->value));
+                   "expected a mapping, got " + DescribeShape(entry->value));
         return std::nullopt;
     }
     auto name = ReadType(entry->value, where, ctx);
@@ -191,7 +179,7 @@ std::vector<TransformConfig> ReadTransforms(const YAML::Node &root, ConfigContex
     if (!entry || entry->value.IsNull()) return out;
     if (!entry->value.IsSequence()) {
         ctx.Report(ValueAt(entry->value, entry->key_at), "transforms",
-                   "expected a list, got " + Shape(entry->value));
+                   "expected a list, got " + DescribeShape(entry->value));
         return out;
     }
     for (size_t i = 0; i < entry->value.size(); ++i) {
@@ -199,7 +187,7 @@ std::vector<TransformConfig> ReadTransforms(const YAML::Node &root, ConfigContex
         const std::string path = "transforms[" + std::to_string(i) + "]";
         const Position at = ValueAt(item, entry->key_at);
         if (!item.IsMap()) {
-            ctx.Report(at, path, "expected a mapping, got " + Shape(item));
+            ctx.Report(at, path, "expected a mapping, got " + DescribeShape(item));
             continue;
         }
         auto name = ReadType(item, {path, at}, ctx);
@@ -301,7 +289,7 @@ PipelineConfig LoadPipeline(const std::string &path) {
     }
     const YAML::Node &root = documents[0];
     if (!root.IsMap()) {
-        ctx.Report(At(root.Mark()), "", "expected a mapping at the top level, got " + Shape(root));
+        ctx.Report(At(root.Mark()), "", "expected a mapping at the top level, got " + DescribeShape(root));
         ctx.ThrowIfErrors();
     }
 

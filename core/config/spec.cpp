@@ -47,8 +47,11 @@ std::string FormatPosition(Position p) {
     return std::to_string(p.line) + ":" + std::to_string(p.column);
 }
 
-// How a node that has the wrong shape is named in "expected X, got Y".
-std::string Describe(const YAML::Node &node) {
+std::string Describe(const YAML::Node &node) { return DescribeShape(node); }
+
+}  // namespace
+
+std::string DescribeShape(const YAML::Node &node) {
     switch (node.Type()) {
         case YAML::NodeType::Map:
             return "a mapping";
@@ -60,6 +63,8 @@ std::string Describe(const YAML::Node &node) {
             return "an empty value";
     }
 }
+
+namespace {
 
 std::string Expectation(const FieldSpec &f) {
     switch (f.kind) {

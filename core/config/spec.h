@@ -131,6 +131,9 @@ private:
     std::vector<Position> values_at_;
 };
 
+// How a node of the wrong shape is named in "expected X, got Y": "a mapping", "a list", "'text'".
+std::string DescribeShape(const YAML::Node &node);
+
 // One row of DescribePipeline: the key and its value as YAML text, secrets as "***".
 struct DescribedField {
     std::string key;

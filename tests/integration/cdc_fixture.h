@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tests/servers/postgres_server.h"
+#include "sources/postgres/replication_messages.h"
 #include "tests/servers/process.h"
 
 namespace cdcctl::testing {
@@ -76,6 +77,18 @@ inline std::vector<Event> ParseEvents(const std::string &ndjson) {
         events.push_back(std::move(ev));
     }
     return events;
+}
+
+inline size_t CountLines(const std::string &s) {
+    size_t n = 0;
+    for (char c : s) n += c == '\n';
+    return n;
+}
+
+inline uint64_t Lsn(const std::string &text) {
+    uint64_t lsn = 0;
+    REQUIRE_MESSAGE(cdcctl::ParseLsn(text, &lsn), "not an LSN: " << text);
+    return lsn;
 }
 
 inline std::string Unquote(const std::string &json_string) {

@@ -31,17 +31,6 @@ std::vector<std::string> Lines(const std::string &text) {
     return out;
 }
 
-size_t CountLines(const std::string &s) {
-    size_t n = 0;
-    for (char c : s) n += c == '\n';
-    return n;
-}
-
-uint64_t Lsn(const std::string &text) {
-    uint64_t lsn = 0;
-    REQUIRE_MESSAGE(ParseLsn(text, &lsn), "not an LSN: " << text);
-    return lsn;
-}
 
 // cdcctl without a server: configuration and usage errors.
 ProcessResult RunCdcctl(const std::vector<std::string> &args, const std::string &cwd,

@@ -13,17 +13,6 @@ using namespace cdcctl::testing;
 
 namespace {
 
-size_t CountLines(const std::string &s) {
-    size_t n = 0;
-    for (char c : s) n += c == '\n';
-    return n;
-}
-
-uint64_t Lsn(const std::string &text) {
-    uint64_t lsn = 0;
-    REQUIRE_MESSAGE(ParseLsn(text, &lsn), "not an LSN: " << text);
-    return lsn;
-}
 
 // The slot's confirmed_flush_lsn is read first, the state second: the state only moves forward,
 // so slot <= state must hold whenever the invariant does.
