@@ -398,22 +398,19 @@ void EnvelopeEncoder::AppendRowMembers(std::string *out, const CachedSchema &ent
 void EnvelopeEncoder::AppendEnvelope(std::string *out, const CachedSchema &entry, const ChangeEvent &event) {
     const TableSchema &table = *event.table;
     bool rows = event.op != Op::kTruncate;
+    auto append_row = [&](bool present, const Row &row) {
+        if (!rows || !present) {
+            out->append("null", 4);
+            return;
+        }
+        out->push_back('{');
+        AppendRowMembers(out, entry, table, row);
+        out->push_back('}');
+    };
     out->append(R"({"before":)"sv);
-    if (rows && event.has_before) {
-        out->push_back('{');
-        AppendRowMembers(out, entry, table, event.before);
-        out->push_back('}');
-    } else {
-        out->append("null", 4);
-    }
+    append_row(event.has_before, event.before);
     out->append(R"(,"after":)"sv);
-    if (rows && event.has_after) {
-        out->push_back('{');
-        AppendRowMembers(out, entry, table, event.after);
-        out->push_back('}');
-    } else {
-        out->append("null", 4);
-    }
+    append_row(event.has_after, event.after);
     AppendSource(out, entry, event);
     TailMemo &m = tail_memo_;
     if (!m.valid || m.op != event.op || m.ts_ms != event.ts_ms) {

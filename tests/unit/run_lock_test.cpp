@@ -12,25 +12,14 @@
 #include <string>
 
 #include "core/error.h"
+#include "tests/unit/temp_dir.h"
 
 using namespace cdcctl;
+using cdcctl::unit::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "cdcctl_lock_XXXXXX").string();
-        REQUIRE(mkdtemp(pattern.data()) != nullptr);
-        dir = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    std::string Path(const std::string &name) const { return (dir / name).string(); }
-    fs::path dir;
-};
 
 // Run `body` in a forked child (flock belongs to an open file description, so a second process
 // is the real contender) and return what it reported.

@@ -11,26 +11,14 @@
 #include <string>
 
 #include "core/error.h"
+#include "tests/unit/temp_dir.h"
 
 using namespace cdcctl;
+using cdcctl::unit::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory per test, removed afterwards.
-struct TempDir {
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "cdcctl_state_XXXXXX").string();
-        REQUIRE(mkdtemp(pattern.data()) != nullptr);
-        dir = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    std::string Path(const std::string &name) const { return (dir / name).string(); }
-    fs::path dir;
-};
 
 std::string ReadFile(const std::string &path) {
     std::ifstream in(path, std::ios::binary);
