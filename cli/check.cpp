@@ -22,11 +22,16 @@ int Check(const std::string &file, bool show_config) {
     std::printf("PASS  config: %s\n", file.c_str());
     if (show_config) std::printf("%s", DescribePipeline(config).c_str());
     bool ok = true;
-    for (const CheckResult &r : CheckSource(config)) {
-        ok = ok && r.ok;
-        std::printf("%s  %s: %s\n", r.ok ? "PASS" : "FAIL", r.name.c_str(),
-                    log::Redact(r.detail).c_str());
-    }
+    auto print = [&](const std::vector<CheckResult> &results) {
+        for (const CheckResult &r : results) {
+            ok = ok && r.ok;
+            std::printf("%s  %s: %s\n", r.ok ? "PASS" : "FAIL", r.name.c_str(),
+                        log::Redact(r.detail).c_str());
+        }
+        std::fflush(stdout);
+    };
+    print(CheckSource(config));
+    print(CheckSink(config));
     std::fflush(stdout);
     return static_cast<int>(ok ? ExitCode::kOk : ExitCode::kUnavailable);
 }

@@ -24,6 +24,12 @@ const StructSpec<PostgresSourceConfig> &SpecOf(const PostgresSourceConfig &) {
 const StructSpec<StdoutSinkConfig> &SpecOf(const StdoutSinkConfig &) {
     return StdoutSinkSpec();
 }
+const StructSpec<ParquetSinkConfig> &SpecOf(const ParquetSinkConfig &) {
+    return ParquetSinkSpec();
+}
+const StructSpec<ElasticsearchSinkConfig> &SpecOf(const ElasticsearchSinkConfig &) {
+    return ElasticsearchSinkSpec();
+}
 
 // One entry per connector type. The registry is this explicit table, so that a linker cannot
 // drop a connector the way it can drop a static self-registration.
@@ -49,6 +55,8 @@ const std::vector<ComponentType<SourceConfig>> &SourceTypes() {
 const std::vector<ComponentType<SinkConfig>> &SinkTypes() {
     static const std::vector<ComponentType<SinkConfig>> types = {
         Register<SinkConfig, StdoutSinkConfig>(),
+        Register<SinkConfig, ElasticsearchSinkConfig>(),
+        Register<SinkConfig, ParquetSinkConfig>(),
     };
     return types;
 }

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "core/config/spec.h"
+#include "sinks/elasticsearch/es_config.h"
+#include "sinks/parquet/parquet_config.h"
 #include "sinks/stdout/stdout_config.h"
 #include "sources/postgres/postgres_config.h"
 
@@ -24,7 +26,7 @@ struct PipelineConfig {
     PipelineMode mode = PipelineMode::kCdc;
     std::variant<PostgresSourceConfig> source;
     std::vector<TransformConfig> transforms;
-    std::variant<StdoutSinkConfig> sink;
+    std::variant<StdoutSinkConfig, ElasticsearchSinkConfig, ParquetSinkConfig> sink;
     std::string state_path;  // default: .cdcctl/<name>.state beside the pipeline file
 };
 

@@ -80,6 +80,8 @@ std::string Expectation(const FieldSpec &f) {
             return "a list";
         case FieldKind::kDuration:
             return "a duration";
+        case FieldKind::kSize:
+            return "a size";
         case FieldKind::kSection:
             return "a mapping";
         case FieldKind::kSectionList:
@@ -104,6 +106,8 @@ std::string KindName(FieldKind k) {
             return "list of strings";
         case FieldKind::kDuration:
             return "duration";
+        case FieldKind::kSize:
+            return "size";
         case FieldKind::kSection:
             return "mapping";
         case FieldKind::kSectionList:
@@ -258,6 +262,40 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     return std::chrono::milliseconds(*n * factor);
 }
 
+std::optional<int64_t> ParseSize(std::string_view text) {
+    size_t digits = 0;
+    while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) {
+        ++digits;
+    }
+    if (digits == 0) return std::nullopt;
+    std::string unit;
+    for (char c : text.substr(digits)) {
+        unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    int64_t factor = 0;
+    if (unit.empty() || unit == "b")
+        factor = 1;
+    else if (unit == "kb" || unit == "kib")
+        factor = int64_t{1} << 10;
+    else if (unit == "mb" || unit == "mib")
+        factor = int64_t{1} << 20;
+    else if (unit == "gb" || unit == "gib")
+        factor = int64_t{1} << 30;
+    else
+        return std::nullopt;
+    auto n = ParseInt(text.substr(0, digits));
+    if (!n || *n > std::numeric_limits<int64_t>::max() / factor) return std::nullopt;
+    return *n * factor;
+}
+
+std::string FormatSize(int64_t bytes) {
+    if (bytes == 0) return "0";
+    if (bytes % (int64_t{1} << 30) == 0) return std::to_string(bytes >> 30) + "GB";
+    if (bytes % (int64_t{1} << 20) == 0) return std::to_string(bytes >> 20) + "MB";
+    if (bytes % (int64_t{1} << 10) == 0) return std::to_string(bytes >> 10) + "KB";
+    return std::to_string(bytes) + "B";
+}
+
 std::string FormatDuration(std::chrono::milliseconds d) {
     const int64_t ms = d.count();
     if (ms == 0) return "0";
@@ -314,7 +352,7 @@ std::string YamlScalar(std::string_view text) {
 std::optional<std::string> Interpolate(
     std::string_view text,
     const std::function<std::optional<std::string>(const std::string &)> &getenv,
-    std::string *error) {
+    std::string *error, const std::vector<std::string> &keep) {
     std::string out;
     size_t i = 0;
     while (i < text.size()) {
@@ -333,6 +371,11 @@ std::optional<std::string> Interpolate(
             return std::nullopt;
         }
         std::string name(text.substr(i + 2, close - i - 2));
+        if (std::find(keep.begin(), keep.end(), name) != keep.end()) {
+            out.append(text.substr(i, close + 1 - i));
+            i = close + 1;
+            continue;
+        }
         if (!IsEnvName(name)) {
             *error = "invalid environment variable name '" + name +
                      "' (use letters, digits and '_'; write '$${' for a literal '${')";
@@ -393,7 +436,7 @@ std::optional<FieldValue> ReadValue(const FieldSpec &f, const YAML::Node &node, 
             return std::nullopt;
         }
         std::string error;
-        auto text = Interpolate(n.Scalar(), ctx.getenv, &error);
+        auto text = Interpolate(n.Scalar(), ctx.getenv, &error, f.placeholders);
         if (!text) ctx.Report(n_at, n_path, error);
         return text;
     };
@@ -444,7 +487,7 @@ std::optional<FieldValue> ReadValue(const FieldSpec &f, const YAML::Node &node, 
         return std::nullopt;
     }
     std::string error;
-    auto interpolated = Interpolate(node.Scalar(), ctx.getenv, &error);
+    auto interpolated = Interpolate(node.Scalar(), ctx.getenv, &error, f.placeholders);
     if (!interpolated) {
         ctx.Report(at, path, error);
         return std::nullopt;
@@ -498,6 +541,23 @@ std::optional<FieldValue> ReadValue(const FieldSpec &f, const YAML::Node &node, 
                 return std::nullopt;
             }
             return *d;
+        }
+        case FieldKind::kSize: {
+            auto n = ParseSize(text);
+            if (!n) {
+                ctx.Report(at, path,
+                           "invalid size " + Quoted(text) +
+                               " (expected a whole number of bytes, or one with a unit B, KB, MB "
+                               "or GB, such as 512KB or 5MB)");
+                return std::nullopt;
+            }
+            if (*n < f.min || *n > f.max) {
+                ctx.Report(at, path,
+                           "expected a size from " + FormatSize(f.min) + " to " +
+                               FormatSize(f.max) + ", got " + Quoted(text));
+                return std::nullopt;
+            }
+            return *n;
         }
         default:
             return std::nullopt;
@@ -577,6 +637,17 @@ ParsedFields ConfigSpec::Read(const YAML::Node &mapping, const SectionRef &where
             ctx.Report(where.at, path, "required key is missing");
             continue;
         }
+        if (!f.required_when.first.empty()) {
+            auto j = Find(f.required_when.first);
+            const auto &v = j ? parsed.Value(*j) : std::nullopt;
+            if (v && std::holds_alternative<std::string>(*v) &&
+                std::get<std::string>(*v) == f.required_when.second) {
+                ctx.Report(parsed.KeyPosition(*j), path,
+                           "required key is missing (" + f.required_when.first + " is " +
+                               Quoted(f.required_when.second) + ")");
+                continue;
+            }
+        }
         if (f.default_from) {
             std::string value = f.default_from(ctx);
             std::string why = f.check ? f.check(value) : std::string();
@@ -611,6 +682,16 @@ std::vector<std::string> ConfigSpec::SecretsIn(const ParsedFields &parsed) const
 
 FieldBuilder &FieldBuilder::Required() {
     Get().required = true;
+    return *this;
+}
+
+FieldBuilder &FieldBuilder::RequiredWhen(std::string other, std::string value) {
+    Get().required_when = {std::move(other), std::move(value)};
+    return *this;
+}
+
+FieldBuilder &FieldBuilder::Placeholders(std::vector<std::string> names) {
+    Get().placeholders = std::move(names);
     return *this;
 }
 
@@ -666,6 +747,9 @@ std::string RenderSpecTable(const ConfigSpec &spec) {
             default_text = "required";
         } else if (!f.required_unless.empty()) {
             default_text = "required unless " + f.required_unless + " is set";
+        } else if (!f.required_when.first.empty()) {
+            default_text = "required when " + f.required_when.first + " is " +
+                           f.required_when.second;
         } else if (!f.default_doc.empty()) {
             default_text = f.default_doc;
         } else {
@@ -673,6 +757,9 @@ std::string RenderSpecTable(const ConfigSpec &spec) {
         }
         std::string description = f.description;
         if (f.kind == FieldKind::kEnum) description += " One of: " + JoinList(f.allowed) + ".";
+        if (f.kind == FieldKind::kSize && f.min != std::numeric_limits<int64_t>::min()) {
+            description += " From " + FormatSize(f.min) + " to " + FormatSize(f.max) + ".";
+        }
         if (f.kind == FieldKind::kInteger && f.min != std::numeric_limits<int64_t>::min()) {
             description += " From " + std::to_string(f.min) + " to " + std::to_string(f.max) + ".";
         }

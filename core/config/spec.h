@@ -81,6 +81,7 @@ enum class FieldKind {
     kEnum,
     kStringList,
     kDuration,
+    kSize,         // a byte count: 5MB, 512KiB, 1GB or a plain number of bytes
     kSection,      // a nested mapping the caller reads with another spec (source:, sink:)
     kSectionList,  // a list of such mappings (transforms:)
 };
@@ -96,6 +97,8 @@ struct FieldSpec {
     std::string default_doc;
     bool required = false;
     std::string required_unless;              // required unless this other key is set
+    // Required when another key has this value: {"on_malformed", "dead_letter"}.
+    std::pair<std::string, std::string> required_when;
     std::vector<std::string> conflicts_with;  // keys that must not be set together with this one
     bool non_empty = false;                   // strings: not ""; lists: at least one entry
     std::vector<std::string> allowed;         // kEnum, in the order they are documented
@@ -107,6 +110,9 @@ struct FieldSpec {
     std::function<std::string(const ConfigContext &)> default_from;
     // Parts of a secret value that must be redacted on their own too (a password inside a URL).
     std::function<std::vector<std::string>(const std::string &)> secret_parts;
+    // Strings: ${name} placeholders the component fills in per event (index: ${topic}); these
+    // are kept as written instead of being read from the environment.
+    std::vector<std::string> placeholders;
 };
 
 // What ConfigSpec::Read found: one slot per field, in declaration order.
@@ -189,6 +195,8 @@ public:
     FieldBuilder(ConfigSpec &spec, size_t index) : spec_(spec), index_(index) {}
     FieldBuilder &Required();
     FieldBuilder &RequiredUnless(std::string other);
+    FieldBuilder &RequiredWhen(std::string other, std::string value);
+    FieldBuilder &Placeholders(std::vector<std::string> names);
     FieldBuilder &ConflictsWith(std::vector<std::string> others);
     FieldBuilder &NonEmpty();
     FieldBuilder &Check(std::function<std::string(std::string_view)> check);
@@ -208,6 +216,8 @@ FieldSpec NewField(std::string name, FieldKind kind, std::string description);
 // Formats a string for DescribePipeline, quoting it when plain YAML would misread it.
 std::string YamlScalar(std::string_view text);
 std::string FormatDuration(std::chrono::milliseconds d);
+// "5MB" for 5 * 1024 * 1024 bytes; the largest unit that divides the count exactly.
+std::string FormatSize(int64_t bytes);
 
 // A ConfigSpec bound to the members of T. The struct's own default member values are the
 // defaults, so the docs' Default column is computed from T{} rather than written twice.
@@ -296,6 +306,16 @@ public:
             },
             [member](const T &t) { return FormatDuration(t.*member); });
     }
+    FieldBuilder Size(std::string name, int64_t T::*member, int64_t min, int64_t max,
+                      std::string description) {
+        FieldSpec field = NewField(std::move(name), FieldKind::kSize, std::move(description));
+        field.min = min;
+        field.max = max;
+        return Bind(
+            std::move(field),
+            [member](T &t, const FieldValue &v) { t.*member = std::get<int64_t>(v); },
+            [member](const T &t) { return FormatSize(t.*member); });
+    }
     // Declared here for the docs and for unknown-key checks; the caller reads it.
     FieldBuilder Section(std::string name, FieldKind kind, std::string description) {
         return Bind(NewField(std::move(name), kind, std::move(description)), nullptr, nullptr);
@@ -361,12 +381,17 @@ std::string ClosestMatch(std::string_view word, const std::vector<std::string> &
 // "500ms", "10s", "5m", "1h", or "0". Returns nullopt for anything else.
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
-// Replaces ${VAR} with the variable's value; "$${" is a literal "${". On failure returns nullopt
-// and sets `error` to a message naming the problem.
+// "5MB", "512KiB", "1GB", "100B" or "4096". KB, MB and GB count in 1024s, as Elasticsearch's
+// byte sizes do (KiB, MiB and GiB are accepted as the same); case is ignored.
+std::optional<int64_t> ParseSize(std::string_view text);
+
+// Replaces ${VAR} with the variable's value; "$${" is a literal "${". A name in `keep` is left
+// as written (a placeholder the component fills in). On failure returns nullopt and sets
+// `error` to a message naming the problem.
 std::optional<std::string> Interpolate(
     std::string_view text,
     const std::function<std::optional<std::string>(const std::string &)> &getenv,
-    std::string *error);
+    std::string *error, const std::vector<std::string> &keep = {});
 
 // The rows of a man page table (tbl(1)) documenting every field of `spec`: key, type, default,
 // description. The man page test checks that man/cdcctl-pipeline.5 contains exactly this text.

@@ -35,6 +35,11 @@ struct SourceInfo {
     // PostgreSQL: the LSN of the change and of the last commit before it (Debezium's "sequence").
     uint64_t lsn = 0;
     uint64_t last_commit_lsn = 0;
+    // Grows, for every row, in the order its changes were committed, so sinks can use it as an
+    // external version (an older change must never overwrite a newer one). PostgreSQL: the
+    // commit LSN of the event's transaction; snapshot reads: the snapshot's consistent point,
+    // which is below the commit LSN of every transaction the stream delivers after it.
+    uint64_t commit_lsn = 0;
 };
 
 struct ChangeEvent {

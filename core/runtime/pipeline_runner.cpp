@@ -275,6 +275,7 @@ RunSummary RunLoop(Source &source, std::vector<std::unique_ptr<Transform>> &tran
 
     // Give the sink a bounded time to make the tail durable, then confirm what it holds.
     if (!summary.sink_closed) {
+        sink.Drain();
         for (int i = 0; i < 100 && ack.HasPending() && !signals::AbortRequested(); ++i) {
             sink.Flush(std::chrono::milliseconds(100));
             ack.Advance(false);

@@ -7,6 +7,8 @@
 #include "core/error.h"
 #include "core/json/envelope_encoder.h"
 #include "core/runtime/log.h"
+#include "sinks/elasticsearch/es_sink.h"
+#include "sinks/parquet/parquet_sink.h"
 #include "sinks/stdout/stdout_sink.h"
 #include "sources/postgres/postgres_source.h"
 
@@ -32,6 +34,7 @@ std::string TopicPrefix(const PipelineConfig &config) {
 }  // namespace
 
 std::string_view SourceTypeOf(const PostgresSourceConfig &) { return "postgres"; }
+std::string_view ConnectorNameOf(const PostgresSourceConfig &) { return "postgresql"; }
 
 std::unique_ptr<Source> MakeSource(const PipelineConfig &config, bool once) {
     return std::visit(Overloaded{[&](const PostgresSourceConfig &) -> std::unique_ptr<Source> {
@@ -40,17 +43,47 @@ std::unique_ptr<Source> MakeSource(const PipelineConfig &config, bool once) {
                       config.source);
 }
 
+SinkContext SinkContextOf(const PipelineConfig &config) {
+    SinkContext ctx;
+    ctx.pipeline = config.name;
+    ctx.file = config.file;
+    ctx.topic_prefix = TopicPrefix(config);
+    ctx.connector = std::visit([](const auto &s) { return std::string(ConnectorNameOf(s)); },
+                               config.source);
+    return ctx;
+}
+
 std::unique_ptr<Sink> MakeSink(const PipelineConfig &config) {
+    const SinkContext ctx = SinkContextOf(config);
     return std::visit(
         Overloaded{[&](const StdoutSinkConfig &cfg) -> std::unique_ptr<Sink> {
-            EnvelopeEncoderConfig opts;
-            opts.format = cfg.format == StdoutFormat::kRow ? EventFormat::kRow : EventFormat::kEnvelope;
-            opts.schemas = cfg.schemas;
-            opts.topic_prefix = TopicPrefix(config);
-            auto encoder = std::make_shared<EnvelopeEncoder>(opts);
-            return std::make_unique<StdoutSink>(
-                cfg, [encoder](const ChangeEvent &e, std::string *out) { encoder->Encode(e, out); });
-        }},
+                       EnvelopeEncoderConfig opts;
+                       opts.format = cfg.format == StdoutFormat::kRow ? EventFormat::kRow
+                                                                      : EventFormat::kEnvelope;
+                       opts.schemas = cfg.schemas;
+                       opts.topic_prefix = ctx.topic_prefix;
+                       opts.connector = ctx.connector;
+                       auto encoder = std::make_shared<EnvelopeEncoder>(opts);
+                       return std::make_unique<StdoutSink>(
+                           cfg, [encoder](const ChangeEvent &e, std::string *out) {
+                               encoder->Encode(e, out);
+                           });
+                   },
+                   [&](const ElasticsearchSinkConfig &cfg) -> std::unique_ptr<Sink> {
+                       return MakeElasticsearchSink(cfg, ctx);
+                   },
+                   [&](const ParquetSinkConfig &cfg) -> std::unique_ptr<Sink> {
+                       return MakeParquetSink(cfg, ctx);
+                   }},
+        config.sink);
+}
+
+std::vector<CheckResult> CheckSink(const PipelineConfig &config) {
+    const SinkContext ctx = SinkContextOf(config);
+    return std::visit(
+        Overloaded{[&](const StdoutSinkConfig &) { return std::vector<CheckResult>{}; },
+                   [&](const ElasticsearchSinkConfig &cfg) { return CheckElasticsearch(cfg, ctx); },
+                   [&](const ParquetSinkConfig &cfg) { return CheckParquet(cfg, ctx); }},
         config.sink);
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 
 #include "core/event/change_event.h"
 
@@ -30,6 +31,14 @@ public:
     virtual void Close() = 0;
 };
 
+// What a sink knows about the pipeline around it.
+struct SinkContext {
+    std::string pipeline;      // the pipeline's name
+    std::string file;          // the pipeline file, for messages
+    std::string topic_prefix;  // topics are <topic_prefix>.<schema>.<table>
+    std::string connector = "postgresql";  // source.connector in envelopes
+};
+
 class Sink {
 public:
     enum class WriteResult { kOk, kClosed };  // kClosed: the reader went away (EPIPE)
@@ -37,8 +46,13 @@ public:
     virtual void Open() = 0;
     // Take the batch; the sink may buffer it. Throws SinkError on failure.
     virtual WriteResult Write(const Batch &batch) = 0;
-    // Try to make everything written durable, waiting at most `max_wait`.
+    // Try to make everything written durable, waiting at most `max_wait`. Called about once a
+    // second while events flow, so a sink that batches into files need not cut one here.
     virtual void Flush(std::chrono::milliseconds max_wait) = 0;
+    // The run is ending (done, stopped, or the source failed): complete whatever is buffered
+    // (an open file) so that the Flush calls that follow can make it durable. Called once,
+    // before the final Flush calls; not called when Write threw.
+    virtual void Drain() {}
     // The highest batch seq whose events, and those of every earlier batch, are durably accepted.
     virtual uint64_t DurableSeq() = 0;
     virtual void Close() = 0;

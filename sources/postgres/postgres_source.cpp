@@ -610,6 +610,7 @@ void PostgresSource::EmitSnapshotRow(Batch &batch, bool last_in_table, bool last
     e.source.ts_ms = snapshot_ts_ms_;
     e.source.lsn = consistent_point_;
     e.source.last_commit_lsn = 0;
+    e.source.commit_lsn = consistent_point_;
     if (snapshot_first_) e.source.snapshot = SnapshotMarker::kFirst;
     else if (last_overall) e.source.snapshot = SnapshotMarker::kLast;
     else if (table_first_) e.source.snapshot = SnapshotMarker::kFirstInDataCollection;
@@ -881,12 +882,14 @@ void PostgresSource::HandleXLogData(Batch &batch, uint64_t wal_start, std::strin
         e.source.tx_id = xid_;
         e.source.lsn = wal_start;
         e.source.last_commit_lsn = last_commit_lsn_;
+        e.source.commit_lsn = final_lsn_;
         e.ts_ms = NowMs();
         return &e;
     };
     if (auto *b = std::get_if<BeginMessage>(&msg)) {
         in_transaction_ = true;
         xid_ = b->xid;
+        final_lsn_ = b->final_lsn;
         commit_ts_ms_ = PostgresMicrosToUnixMillis(b->commit_time_us);
     } else if (auto *c = std::get_if<CommitMessage>(&msg)) {
         in_transaction_ = false;

@@ -135,6 +135,7 @@ private:
     uint64_t received_lsn_ = 0;   // highest position seen
     uint64_t confirmed_lsn_ = 0;  // saved in the state file: reported as flushed
     uint64_t last_commit_lsn_ = 0;
+    uint64_t final_lsn_ = 0;  // commit LSN of the transaction being decoded (from Begin)
     uint64_t checkpoint_lsn_ = 0;  // last checkpoint handed to the runtime
     uint64_t keepalive_lsn_ = 0;
     uint64_t once_target_ = 0;

@@ -499,7 +499,7 @@ TEST_CASE("an unknown source type suggests the nearest known type") {
 TEST_CASE("an unknown sink type lists the known types") {
     CHECK(OneError("source: {type: postgres, database: d, tables: [a.b]}\n"
                    "sink: {type: kafka}\n") ==
-          "shop.yaml:2:14: sink.type: unknown sink type 'kafka' (expected one of: stdout)");
+          "shop.yaml:2:14: sink.type: unknown sink type 'kafka' (expected one of: stdout, elasticsearch, parquet)");
 }
 
 TEST_CASE("a source without a type is reported") {
@@ -621,6 +621,178 @@ TEST_CASE("durations are shown in the largest whole unit") {
     CHECK(FormatDuration(1500ms) == "1500ms");
     CHECK(FormatDuration(90s) == "90s");
     CHECK(FormatDuration(120min) == "2h");
+}
+
+TEST_CASE("sizes take B, KB, MB and GB in 1024s, case-insensitively, or a plain byte count") {
+    CHECK(ParseSize("4096") == 4096);
+    CHECK(ParseSize("100B") == 100);
+    CHECK(ParseSize("512KB") == 512 * 1024);
+    CHECK(ParseSize("5MB") == 5 * 1024 * 1024);
+    CHECK(ParseSize("5mb") == 5 * 1024 * 1024);
+    CHECK(ParseSize("5MiB") == 5 * 1024 * 1024);
+    CHECK(ParseSize("1GB") == int64_t{1} << 30);
+    CHECK_FALSE(ParseSize("1.5MB"));
+    CHECK_FALSE(ParseSize("-1MB"));
+    CHECK_FALSE(ParseSize("MB"));
+    CHECK_FALSE(ParseSize("5 MB"));
+    CHECK_FALSE(ParseSize("5TB"));
+    CHECK_FALSE(ParseSize("99999999999999999999GB"));
+}
+
+TEST_CASE("sizes are shown in the largest whole unit") {
+    CHECK(FormatSize(0) == "0");
+    CHECK(FormatSize(1500) == "1500B");
+    CHECK(FormatSize(5 << 20) == "5MB");
+    CHECK(FormatSize(int64_t{3} << 30) == "3GB");
+    CHECK(FormatSize(1536) == "1536B");
+    CHECK(FormatSize(2048) == "2KB");
+}
+
+TEST_CASE("a bad size is rejected with the accepted forms") {
+    CHECK(OneError("source: {type: postgres, database: d, tables: [a.b]}\n"
+                   "sink:\n"
+                   "  type: elasticsearch\n"
+                   "  url: http://localhost:9200\n"
+                   "  bulk_max_bytes: 5 megabytes\n") ==
+          "shop.yaml:5:19: sink.bulk_max_bytes: invalid size '5 megabytes' (expected a whole "
+          "number of bytes, or one with a unit B, KB, MB or GB, such as 512KB or 5MB)");
+}
+
+TEST_CASE("a size outside its range names the range") {
+    CHECK(OneError("source: {type: postgres, database: d, tables: [a.b]}\n"
+                   "sink:\n"
+                   "  type: elasticsearch\n"
+                   "  url: http://localhost:9200\n"
+                   "  bulk_max_bytes: 2GB\n") ==
+          "shop.yaml:5:19: sink.bulk_max_bytes: expected a size from 1KB to 1GB, got '2GB'");
+}
+
+TEST_CASE("the elasticsearch sink reads every key") {
+    TempDir dir;
+    setenv("CDCCTL_TEST_ES_PASSWORD", "s3cret-es-pw", 1);
+    auto c = LoadPipeline(dir.Write("shop.yaml",
+                                    "source: {type: postgres, database: d, tables: [a.b]}\n"
+                                    "sink:\n"
+                                    "  type: elasticsearch\n"
+                                    "  urls: [http://a:9200, https://b:9200]\n"
+                                    "  index: search-${table}\n"
+                                    "  document: envelope\n"
+                                    "  id: position\n"
+                                    "  user: elastic\n"
+                                    "  password: ${CDCCTL_TEST_ES_PASSWORD}\n"
+                                    "  ca_file: /etc/ssl/es-ca.pem\n"
+                                    "  on_delete: ignore\n"
+                                    "  on_malformed: dead_letter\n"
+                                    "  dead_letter_path: rejected.ndjson\n"
+                                    "  bulk_max_bytes: 2MB\n"
+                                    "  bulk_max_docs: 500\n"
+                                    "  concurrency: 4\n"
+                                    "  max_retries: 3\n"
+                                    "  timeout: 5s\n"
+                                    "  gzip: false\n"));
+    unsetenv("CDCCTL_TEST_ES_PASSWORD");
+    const auto &es = std::get<ElasticsearchSinkConfig>(c.sink);
+    CHECK(es.Nodes() == std::vector<std::string>{"http://a:9200", "https://b:9200"});
+    CHECK(es.index == "search-${table}");
+    CHECK(es.document == EsDocument::kEnvelope);
+    CHECK(es.id == EsIdMode::kPosition);
+    CHECK(es.user == "elastic");
+    CHECK(es.password.value == "s3cret-es-pw");
+    CHECK(es.ca_file == "/etc/ssl/es-ca.pem");
+    CHECK(es.on_delete == EsOnDelete::kIgnore);
+    CHECK(es.on_malformed == EsOnMalformed::kDeadLetter);
+    CHECK(es.dead_letter_path == "rejected.ndjson");
+    CHECK(es.bulk_max_bytes == 2 << 20);
+    CHECK(es.bulk_max_docs == 500);
+    CHECK(es.concurrency == 4);
+    CHECK(es.max_retries == 3);
+    CHECK(es.timeout == 5s);
+    CHECK_FALSE(es.gzip);
+    CHECK(log::Redact("pw=s3cret-es-pw") == "pw=***");
+    CHECK(DescribePipeline(c).find("s3cret-es-pw") == std::string::npos);
+}
+
+TEST_CASE("the index keeps ${topic}, ${schema} and ${table} for the sink to fill in") {
+    auto c = Load("source: {type: postgres, database: d, tables: [a.b]}\n"
+                  "sink: {type: elasticsearch, url: 'http://es:9200'}\n");
+    CHECK(std::get<ElasticsearchSinkConfig>(c.sink).index == "${topic}");
+    CHECK(OneError("source: {type: postgres, database: d, tables: [a.b]}\n"
+                   "sink: {type: elasticsearch, url: 'http://es:9200', index: 'x-${TOPIC}'}\n") ==
+          "shop.yaml:2:59: sink.index: environment variable 'TOPIC' is not set");
+}
+
+TEST_CASE("an index name with uppercase letters is rejected") {
+    CHECK(OneError("source: {type: postgres, database: d, tables: [a.b]}\n"
+                   "sink: {type: elasticsearch, url: 'http://es:9200', index: Products}\n") ==
+          "shop.yaml:2:59: sink.index: invalid value 'Products' (index names are lowercase)");
+}
+
+TEST_CASE("dead_letter_path is required when on_malformed is dead_letter") {
+    CHECK(OneError("source: {type: postgres, database: d, tables: [a.b]}\n"
+                   "sink:\n"
+                   "  type: elasticsearch\n"
+                   "  url: http://es:9200\n"
+                   "  on_malformed: dead_letter\n") ==
+          "shop.yaml:5:3: sink.dead_letter_path: required key is missing (on_malformed is "
+          "'dead_letter')");
+    CHECK(Errors("source: {type: postgres, database: d, tables: [a.b]}\n"
+                 "sink: {type: elasticsearch, url: 'http://es:9200', on_malformed: warn}\n")
+              .empty());
+}
+
+TEST_CASE("the elasticsearch sink needs url or urls, not both, and http(s) URLs") {
+    CHECK(OneError("source: {type: postgres, database: d, tables: [a.b]}\n"
+                   "sink: {type: elasticsearch}\n") ==
+          "shop.yaml:2:1: sink.url: required key is missing");
+    CHECK(OneError("source: {type: postgres, database: d, tables: [a.b]}\n"
+                   "sink: {type: elasticsearch, url: 'http://a:9200', urls: ['http://b:9200']}\n") ==
+          "shop.yaml:2:51: sink.urls: cannot be combined with 'url'; remove one of them");
+    CHECK(OneError("source: {type: postgres, database: d, tables: [a.b]}\n"
+                   "sink: {type: elasticsearch, url: 'localhost:9200'}\n") ==
+          "shop.yaml:2:34: sink.url: invalid value 'localhost:9200' (expected an http:// or "
+          "https:// URL, such as http://localhost:9200)");
+}
+
+TEST_CASE("the parquet sink reads every key and defaults the rest") {
+    auto c = Load("source: {type: postgres, database: d, tables: [a.b]}\n"
+                  "sink:\n"
+                  "  type: parquet\n"
+                  "  path: /data/lake\n"
+                  "  compression: zstd\n"
+                  "  content: envelope\n"
+                  "  max_rows: 5000\n"
+                  "  max_bytes: 64MB\n"
+                  "  max_age: 5m\n"
+                  "  row_group_rows: 1000\n"
+                  "  partition_by: date\n");
+    const auto &pq = std::get<ParquetSinkConfig>(c.sink);
+    CHECK(pq.path == "/data/lake");
+    CHECK(pq.compression == ParquetCompression::kZstd);
+    CHECK(pq.content == ParquetContent::kEnvelope);
+    CHECK(pq.max_rows == 5000);
+    CHECK(pq.max_bytes == 64 << 20);
+    CHECK(pq.max_age == 5min);
+    CHECK(pq.row_group_rows == 1000);
+    CHECK(pq.partition_by == ParquetPartition::kDate);
+
+    auto d = Load("source: {type: postgres, database: d, tables: [a.b]}\n"
+                  "sink: {type: parquet, path: lake}\n");
+    const auto &def = std::get<ParquetSinkConfig>(d.sink);
+    CHECK(def.compression == ParquetCompression::kSnappy);
+    CHECK(def.content == ParquetContent::kRow);
+    CHECK(def.max_rows == 1000000);
+    CHECK(def.row_group_rows == 128000);
+    CHECK(def.partition_by == ParquetPartition::kNone);
+}
+
+TEST_CASE("the parquet sink needs a path and a known codec") {
+    CHECK(OneError("source: {type: postgres, database: d, tables: [a.b]}\n"
+                   "sink: {type: parquet}\n") ==
+          "shop.yaml:2:1: sink.path: required key is missing");
+    CHECK(OneError("source: {type: postgres, database: d, tables: [a.b]}\n"
+                   "sink: {type: parquet, path: lake, compression: lz4}\n") ==
+          "shop.yaml:2:48: sink.compression: invalid value 'lz4' (expected one of: snappy, "
+          "zstd, gzip, none)");
 }
 
 TEST_CASE("edit distance counts a swap of adjacent letters as one edit") {

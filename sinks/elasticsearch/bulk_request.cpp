@@ -1,0 +1,527 @@
+#include "sinks/elasticsearch/bulk_request.h"
+
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <functional>
+
+#include "core/error.h"
+#include "core/json/json_writer.h"
+
+namespace cdcctl::es {
+namespace {
+
+using namespace std::string_view_literals;
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+    return q;
+}
+
+void AppendPadded(std::string *out, int64_t v, int width) {
+    char buf[24];
+    bool negative = v < 0;
+    uint64_t u = negative ? uint64_t(0) - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+    auto r = std::to_chars(buf, buf + sizeof(buf), u);
+    int n = static_cast<int>(r.ptr - buf);
+    if (negative) out->push_back('-');
+    for (int i = n; i < width; ++i) out->push_back('0');
+    out->append(buf, static_cast<size_t>(n));
+}
+
+// How a column's value becomes a row document's value.
+enum class Conv { kNone, kDate, kMillis, kMicros, kNanos, kDecimal, kVariableDecimal };
+
+Conv ConvOf(const FieldSchema &f) {
+    const FieldSchema &s = f.type == FieldType::kArray && !f.fields.empty() ? f.fields[0] : f;
+    const std::string &sem = s.semantic;
+    if (sem.empty()) return Conv::kNone;
+    if (sem == semantic::kDate || sem == semantic::kConnectDate) return Conv::kDate;
+    if (sem == semantic::kTimestamp || sem == semantic::kConnectTimestamp) return Conv::kMillis;
+    if (sem == semantic::kMicroTimestamp) return Conv::kMicros;
+    if (sem == semantic::kNanoTimestamp) return Conv::kNanos;
+    if (sem == semantic::kDecimal) return Conv::kDecimal;
+    if (sem == semantic::kVariableScaleDecimal) return Conv::kVariableDecimal;
+    return Conv::kNone;
+}
+
+int ScaleOf(const FieldSchema &f) {
+    const FieldSchema &s = f.type == FieldType::kArray && !f.fields.empty() ? f.fields[0] : f;
+    const std::string *p = s.Parameter("scale");
+    int scale = 0;
+    if (p != nullptr) std::from_chars(p->data(), p->data() + p->size(), scale);
+    return scale;
+}
+
+void AppendPlainValue(std::string *out, const FieldSchema &f, const Value &v) {
+    switch (v.kind()) {
+        case Value::Kind::kNull:
+            out->append("null", 4);
+            return;
+        case Value::Kind::kBool:
+            out->append(v.as_bool() ? "true"sv : "false"sv);
+            return;
+        case Value::Kind::kInt:
+            json::AppendInt(out, v.as_int());
+            return;
+        case Value::Kind::kDouble:
+            if (f.type == FieldType::kFloat32)
+                json::AppendFloat(out, static_cast<float>(v.as_double()));
+            else
+                json::AppendDouble(out, v.as_double());
+            return;
+        case Value::Kind::kString:
+            json::AppendString(out, v.as_string());
+            return;
+        case Value::Kind::kBytes:
+            json::AppendBase64(out, v.as_string());
+            return;
+        default: {
+            json::JsonWriter w(out);
+            WriteFieldValue(w, f, v);
+            return;
+        }
+    }
+}
+
+void AppendDocValue(std::string *out, const FieldSchema &f, Conv conv, int scale, const Value &v) {
+    if (conv == Conv::kNone || v.is_null()) {
+        AppendPlainValue(out, f, v);
+        return;
+    }
+    if (v.kind() == Value::Kind::kArray) {
+        const FieldSchema &item =
+            f.type == FieldType::kArray && !f.fields.empty() ? f.fields[0] : f;
+        out->push_back('[');
+        bool first = true;
+        for (const Value &x : v.items()) {
+            if (!first) out->push_back(',');
+            first = false;
+            if (x.kind() == Value::Kind::kArray)
+                AppendDocValue(out, f, conv, scale, x);  // nested dims
+            else
+                AppendDocValue(out, item, conv, scale, x);
+        }
+        out->push_back(']');
+        return;
+    }
+    switch (conv) {
+        case Conv::kDate:
+        case Conv::kMillis:
+        case Conv::kMicros:
+        case Conv::kNanos:
+            if (v.kind() != Value::Kind::kInt) break;
+            out->push_back('"');
+            if (conv == Conv::kDate)
+                AppendIsoDate(out, v.as_int());
+            else
+                AppendIsoTimestamp(out, v.as_int(),
+                                   conv == Conv::kMillis   ? 1000
+                                   : conv == Conv::kMicros ? 1000000
+                                                           : 1000000000);
+            out->push_back('"');
+            return;
+        case Conv::kDecimal:
+            if (v.kind() != Value::Kind::kBytes) break;
+            out->push_back('"');
+            AppendDecimalText(out, v.as_string(), scale);
+            out->push_back('"');
+            return;
+        case Conv::kVariableDecimal:
+            if (v.kind() != Value::Kind::kStruct || v.items().size() != 2 ||
+                v.items()[0].kind() != Value::Kind::kInt ||
+                v.items()[1].kind() != Value::Kind::kBytes) {
+                break;
+            }
+            out->push_back('"');
+            AppendDecimalText(out, v.items()[1].as_string(),
+                              static_cast<int>(v.items()[0].as_int()));
+            out->push_back('"');
+            return;
+        case Conv::kNone:
+            break;
+    }
+    AppendPlainValue(out, f, v);  // unavailable (TOAST) placeholders and the unexpected
+}
+
+// A key column's value as id text (unescaped).
+void AppendIdText(std::string *out, const FieldSchema &f, const Value &v) {
+    switch (v.kind()) {
+        case Value::Kind::kInt:
+            json::AppendInt(out, v.as_int());
+            return;
+        case Value::Kind::kString:
+            out->append(v.as_string());
+            return;
+        case Value::Kind::kBool:
+            out->append(v.as_bool() ? "true"sv : "false"sv);
+            return;
+        case Value::Kind::kNull:
+            out->append("null"sv);
+            return;
+        case Value::Kind::kBytes: {
+            size_t at = out->size();
+            json::AppendBase64(out, v.as_string());
+            out->erase(at, 1);
+            out->pop_back();
+            return;
+        }
+        default: {
+            json::JsonWriter w(out);
+            WriteFieldValue(w, f, v);
+            return;
+        }
+    }
+}
+
+std::string CheckIndexName(const std::string &name) {
+    if (name.empty()) return "it is empty";
+    if (name.size() > 255) return "it is longer than 255 bytes";
+    if (name == "." || name == "..") return "'.' and '..' are not index names";
+    if (name.front() == '-' || name.front() == '_' || name.front() == '+') {
+        return "an index name must not start with '-', '_' or '+'";
+    }
+    for (char c : name) {
+        if (std::string_view("\\/*?\"<>| ,#:").find(c) != std::string_view::npos) {
+            return std::string("an index name must not contain '") + c + "'";
+        }
+    }
+    return "";
+}
+
+}  // namespace
+
+std::string ResolveIndex(std::string_view tmpl, const TableSchema &table, std::string *error) {
+    std::string out;
+    for (size_t i = 0; i < tmpl.size(); ++i) {
+        if (tmpl[i] == '$' && i + 1 < tmpl.size() && tmpl[i + 1] == '{') {
+            size_t close = tmpl.find('}', i);
+            if (close != std::string_view::npos) {
+                std::string_view name = tmpl.substr(i + 2, close - i - 2);
+                if (name == "topic")
+                    out += table.topic;
+                else if (name == "schema")
+                    out += table.schema;
+                else if (name == "table")
+                    out += table.table;
+                else
+                    out.append(tmpl.substr(i, close - i + 1));
+                i = close;
+                continue;
+            }
+        }
+        out.push_back(tmpl[i]);
+    }
+    for (char &c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    std::string problem = CheckIndexName(out);
+    if (!problem.empty()) {
+        *error = "the index name '" + out + "' for table '" + table.schema + "." + table.table +
+                 "' is not valid: " + problem;
+        return "";
+    }
+    return out;
+}
+
+void AppendIsoDate(std::string *out, int64_t days) {
+    using namespace std::chrono;
+    year_month_day ymd{sys_days{std::chrono::days{days}}};
+    AppendPadded(out, static_cast<int>(ymd.year()), 4);
+    out->push_back('-');
+    AppendPadded(out, static_cast<unsigned>(ymd.month()), 2);
+    out->push_back('-');
+    AppendPadded(out, static_cast<unsigned>(ymd.day()), 2);
+}
+
+void AppendIsoTimestamp(std::string *out, int64_t value, int64_t units) {
+    int64_t secs = FloorDiv(value, units);
+    int64_t frac = value - secs * units;
+    int64_t days = FloorDiv(secs, 86400);
+    int64_t sod = secs - days * 86400;
+    AppendIsoDate(out, days);
+    out->push_back('T');
+    AppendPadded(out, sod / 3600, 2);
+    out->push_back(':');
+    AppendPadded(out, sod / 60 % 60, 2);
+    out->push_back(':');
+    AppendPadded(out, sod % 60, 2);
+    if (frac != 0) {
+        int digits = units == 1000 ? 3 : units == 1000000 ? 6 : 9;
+        while (frac % 10 == 0) {
+            frac /= 10;
+            --digits;
+        }
+        out->push_back('.');
+        AppendPadded(out, frac, digits);
+    }
+}
+
+void AppendDecimalText(std::string *out, std::string_view unscaled, int scale) {
+    // Two's complement to sign and magnitude, as 32-bit limbs, most significant first.
+    bool negative = !unscaled.empty() && (static_cast<unsigned char>(unscaled[0]) & 0x80);
+    std::vector<uint8_t> mag(unscaled.begin(), unscaled.end());
+    if (negative) {
+        for (auto &b : mag) b = static_cast<uint8_t>(~b);
+        for (size_t i = mag.size(); i-- > 0;) {
+            if (++mag[i] != 0) break;
+        }
+    }
+    std::vector<uint32_t> limbs((mag.size() + 3) / 4, 0);
+    for (size_t i = 0; i < mag.size(); ++i) {
+        size_t from_end = mag.size() - 1 - i;
+        limbs[limbs.size() - 1 - from_end / 4] |= uint32_t(mag[i]) << (8 * (from_end % 4));
+    }
+    // Repeated division by 10^9 gives the digits, nine at a time, least significant first.
+    std::string digits;
+    auto is_zero = [&] {
+        for (uint32_t l : limbs)
+            if (l != 0) return false;
+        return true;
+    };
+    while (!is_zero()) {
+        uint64_t rem = 0;
+        for (uint32_t &l : limbs) {
+            uint64_t cur = (rem << 32) | l;
+            l = static_cast<uint32_t>(cur / 1000000000u);
+            rem = cur % 1000000000u;
+        }
+        for (int i = 0; i < 9; ++i) {
+            digits.push_back(static_cast<char>('0' + rem % 10));
+            rem /= 10;
+        }
+    }
+    while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+    if (digits.empty()) digits = "0";
+    std::string text(digits.rbegin(), digits.rend());
+    if (scale > 0) {
+        if (text.size() <= static_cast<size_t>(scale))
+            text.insert(0, static_cast<size_t>(scale) + 1 - text.size(), '0');
+        text.insert(text.size() - static_cast<size_t>(scale), 1, '.');
+    } else if (scale < 0 && text != "0") {
+        text.append(static_cast<size_t>(-scale), '0');
+    }
+    if (negative && text.find_first_not_of("0.") != std::string::npos) out->push_back('-');
+    out->append(text);
+}
+
+BulkEncoder::BulkEncoder(BulkEncoderConfig config)
+    : config_(std::move(config)), envelope_([&] {
+          EnvelopeEncoderConfig e;
+          e.format = EventFormat::kEnvelope;
+          e.topic_prefix = config_.topic_prefix;
+          e.connector = config_.connector;
+          return e;
+      }()) {}
+
+BulkEncoder::Entry &BulkEncoder::EntryFor(const TableSchemaPtr &table) {
+    if (table.get() == last_table_) return *last_entry_;
+    auto it = cache_.find(table.get());
+    if (it == cache_.end()) {
+        last_table_ = nullptr;
+        last_entry_ = nullptr;
+        auto [topic_it, inserted] = by_topic_.try_emplace(table->topic, table.get());
+        if (!inserted) {
+            cache_.erase(topic_it->second);
+            topic_it->second = table.get();
+        }
+        Entry e;
+        e.table = table;
+        std::string error;
+        e.index = ResolveIndex(config_.index, *table, &error);
+        if (e.index.empty()) {
+            by_topic_.erase(table->topic);
+            throw SinkError("elasticsearch", error + ". Change 'index:' in the pipeline file.");
+        }
+        e.index_action = R"({"index":{"_index":)";
+        json::AppendString(&e.index_action, e.index);
+        e.delete_action = R"({"delete":{"_index":)";
+        json::AppendString(&e.delete_action, e.index);
+        for (size_t i = 0; i < table->columns.size(); ++i) {
+            std::string key = i == 0 ? "" : ",";
+            json::AppendString(&key, table->columns[i].name);
+            key.push_back(':');
+            e.keys.push_back(std::move(key));
+        }
+        e.index_hash = std::hash<std::string>{}(e.index);
+        it = cache_.emplace(table.get(), std::move(e)).first;
+    }
+    last_table_ = table.get();
+    last_entry_ = &it->second;
+    return it->second;
+}
+
+const std::string &BulkEncoder::IndexOf(const TableSchemaPtr &table) {
+    return EntryFor(table).index;
+}
+
+void BulkEncoder::AppendRowDocument(std::string *out, const Entry &entry, const Row &row) {
+    const TableSchema &table = *entry.table;
+    out->push_back('{');
+    for (size_t i = 0; i < table.columns.size(); ++i) {
+        out->append(entry.keys[i]);
+        const FieldSchema &f = table.columns[i];
+        if (i >= row.size()) {
+            out->append("null", 4);
+            continue;
+        }
+        // Semantic types are rare next to plain columns: look at them only when there is one.
+        if (f.semantic.empty() && f.type != FieldType::kArray)
+            AppendPlainValue(out, f, row[i]);
+        else
+            AppendDocValue(out, f, ConvOf(f), ScaleOf(f), row[i]);
+    }
+    out->push_back('}');
+}
+
+void BulkEncoder::BuildId(const Entry &entry, const ChangeEvent &event, const Row &row) {
+    const TableSchema &table = *entry.table;
+    id_.clear();
+    if (config_.id == EsIdMode::kPosition) {
+        id_ += table.topic;
+        id_.push_back('/');
+        json::AppendUint(&id_, event.source.commit_lsn);
+        id_.push_back('/');
+        json::AppendUint(&id_, event.source.lsn);
+        id_.push_back('/');
+    } else if (table.key.empty()) {
+        throw SinkError(
+            "elasticsearch",
+            "table '" + table.schema + "." + table.table +
+                "' has no primary key, so 'id: key' cannot name its documents. Give it a "
+                "primary key (or a replica identity index), or set 'id: position' or "
+                "'id: none' in the pipeline file.");
+    }
+    if (table.key.size() == 1) {
+        size_t k = table.key[0];
+        if (k < row.size()) AppendIdText(&id_, table.columns[k], row[k]);
+        return;
+    }
+    std::string part;
+    for (size_t n = 0; n < table.key.size(); ++n) {
+        size_t k = table.key[n];
+        if (n > 0) id_.push_back('|');
+        part.clear();
+        if (k < row.size()) AppendIdText(&part, table.columns[k], row[k]);
+        for (char c : part) {
+            if (c == '\\' || c == '|') id_.push_back('\\');
+            id_.push_back(c);
+        }
+    }
+}
+
+bool BulkEncoder::Append(const ChangeEvent &event, std::string *body, BulkItem *item) {
+    if (event.table == nullptr)
+        throw SinkError("elasticsearch", "an event reached the sink without a table schema");
+    if (event.op == Op::kTruncate) return false;
+    Entry &entry = EntryFor(event.table);
+    bool deletes = event.op == Op::kDelete && config_.id != EsIdMode::kPosition;
+    if (deletes && (config_.on_delete == EsOnDelete::kIgnore || config_.id == EsIdMode::kNone))
+        return false;
+    const Row *row = nullptr;
+    if (event.has_after)
+        row = &event.after;
+    else if (event.has_before)
+        row = &event.before;
+    if (row == nullptr) return false;
+
+    item->begin = body->size();
+    body->append(deletes ? entry.delete_action : entry.index_action);
+    item->id_hash = 0;
+    if (config_.id != EsIdMode::kNone) {
+        BuildId(entry, event, *row);
+        body->append(R"(,"_id":")"sv);
+        json::AppendEscaped(body, id_);
+        body->push_back('"');
+        if (event.source.commit_lsn != 0) {
+            body->append(R"(,"version":)"sv);
+            json::AppendUint(body, event.source.commit_lsn);
+            body->append(R"(,"version_type":"external_gte")"sv);
+        }
+        uint64_t h =
+            std::hash<std::string_view>{}(id_) ^ (entry.index_hash * 0x9E3779B97F4A7C15ULL);
+        item->id_hash = h == 0 ? 1 : h;
+    }
+    body->append("}}\n", 3);
+    item->source = body->size();
+    if (!deletes) {
+        if (config_.document == EsDocument::kEnvelope)
+            envelope_.Encode(event, body);
+        else
+            AppendRowDocument(body, entry, *row);
+        body->push_back('\n');
+    }
+    item->end = body->size();
+    return true;
+}
+
+BulkAssembler::BulkAssembler(size_t max_bytes, size_t max_docs)
+    : max_bytes_(max_bytes), max_docs_(max_docs), open_(std::make_unique<BulkRequest>()) {}
+
+std::unique_ptr<BulkRequest> BulkAssembler::Fresh() {
+    if (spare_.empty()) return std::make_unique<BulkRequest>();
+    auto r = std::move(spare_.back());
+    spare_.pop_back();
+    r->Clear();
+    return r;
+}
+
+void BulkAssembler::Recycle(std::unique_ptr<BulkRequest> request) {
+    if (spare_.size() < 16) spare_.push_back(std::move(request));
+}
+
+void BulkAssembler::Add(BulkEncoder &encoder, const ChangeEvent &event, uint64_t seq,
+                        std::vector<std::unique_ptr<BulkRequest>> *sealed) {
+    BulkItem item;
+    item.seq = seq;
+    if (!encoder.Append(event, &open_->body, &item)) return;
+    open_->items.push_back(item);
+    if (open_->items.size() > 1 && open_->body.size() > max_bytes_) {
+        // The last document does not fit: it starts the next request.
+        auto next = Fresh();
+        BulkItem last = open_->items.back();
+        open_->items.pop_back();
+        next->body.assign(open_->body, last.begin, last.end - last.begin);
+        open_->body.resize(last.begin);
+        last.source -= last.begin;
+        last.end -= last.begin;
+        last.begin = 0;
+        next->items.push_back(last);
+        sealed->push_back(std::move(open_));
+        open_ = std::move(next);
+    }
+    if (open_->items.size() >= max_docs_ || open_->body.size() >= max_bytes_) {
+        sealed->push_back(std::move(open_));
+        open_ = Fresh();
+    }
+}
+
+std::unique_ptr<BulkRequest> BulkAssembler::TakeOpen() {
+    if (open_->items.empty()) return nullptr;
+    auto r = std::move(open_);
+    open_ = Fresh();
+    return r;
+}
+
+bool IdGate::CanSend(const BulkRequest &request) const {
+    if (held_.empty()) return true;
+    for (const BulkItem &item : request.items) {
+        if (item.id_hash != 0 && held_.count(item.id_hash) != 0) return false;
+    }
+    return true;
+}
+
+void IdGate::Hold(const BulkRequest &request) {
+    for (const BulkItem &item : request.items) {
+        if (item.id_hash != 0) ++held_[item.id_hash];
+    }
+}
+
+void IdGate::Release(const BulkItem &item) {
+    if (item.id_hash == 0) return;
+    auto it = held_.find(item.id_hash);
+    if (it != held_.end() && --it->second <= 0) held_.erase(it);
+}
+
+}  // namespace cdcctl::es

@@ -1,0 +1,677 @@
+#include "sinks/parquet/row_layout.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/error.h"
+
+namespace cdcctl {
+
+using parquet::LogicalType;
+using parquet::PhysicalType;
+using parquet::Repetition;
+using parquet::SchemaNode;
+using parquet::TimeUnit;
+
+namespace {
+
+constexpr std::string_view kUnavailable = "__debezium_unavailable_value";
+
+// Days since 1970-01-01 of a proleptic Gregorian date, for any year: years counted from March
+// so that the leap day ends the year, in 400-year eras of 146097 days.
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2 ? 1 : 0;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const int64_t yoe = y - era * 400;
+    const int64_t mp = m > 2 ? m - 3 : m + 9;
+    const int64_t doy = (153 * mp + 2) / 5 + d - 1;
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+bool ReadDigits(const char *&p, const char *end, size_t min, size_t max, int64_t *out) {
+    int64_t v = 0;
+    size_t n = 0;
+    while (p < end && n < max && *p >= '0' && *p <= '9') {
+        v = v * 10 + (*p - '0');
+        ++p;
+        ++n;
+    }
+    *out = v;
+    return n >= min;
+}
+
+bool Consume(const char *&p, const char *end, char c) {
+    if (p == end || *p != c) return false;
+    ++p;
+    return true;
+}
+
+// Debezium's ZonedTimestamp text in UTC: [+-]YYYY-MM-DDTHH:MM:SS[.fraction]Z.
+bool ParseZonedTimestamp(std::string_view text, int64_t *micros) {
+    if (text == "infinity") {
+        *micros = std::numeric_limits<int64_t>::max();
+        return true;
+    }
+    if (text == "-infinity") {
+        *micros = -std::numeric_limits<int64_t>::max();
+        return true;
+    }
+    const char *p = text.data();
+    const char *end = p + text.size();
+    bool negative_year = false;
+    if (p < end && (*p == '+' || *p == '-')) negative_year = *p++ == '-';
+    int64_t year, month, day, hour, minute, second;
+    if (!ReadDigits(p, end, 4, 9, &year) || !Consume(p, end, '-') || !ReadDigits(p, end, 2, 2, &month) ||
+        !Consume(p, end, '-') || !ReadDigits(p, end, 2, 2, &day) || !Consume(p, end, 'T') ||
+        !ReadDigits(p, end, 2, 2, &hour) || !Consume(p, end, ':') || !ReadDigits(p, end, 2, 2, &minute) ||
+        !Consume(p, end, ':') || !ReadDigits(p, end, 2, 2, &second)) {
+        return false;
+    }
+    int64_t fraction = 0;
+    if (Consume(p, end, '.')) {
+        int digits = 0;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (digits < 6) fraction = fraction * 10 + (*p - '0');
+            ++digits;
+            ++p;
+        }
+        if (digits == 0) return false;
+        for (int i = digits; i < 6; ++i) fraction *= 10;
+    }
+    if (!Consume(p, end, 'Z') || p != end || month < 1 || month > 12 || day < 1 || day > 31) return false;
+    if (negative_year) year = -year;
+    int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+    __int128 v = (static_cast<__int128>(days) * 86400 + hour * 3600 + minute * 60 + second) * 1000000 + fraction;
+    if (v > std::numeric_limits<int64_t>::max() || v < std::numeric_limits<int64_t>::min()) return false;
+    *micros = static_cast<int64_t>(v);
+    return true;
+}
+
+int HexValue(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool ParseUuid(std::string_view text, std::string *out) {
+    out->clear();
+    int high = -1;
+    for (char c : text) {
+        if (c == '-') continue;
+        int v = HexValue(c);
+        if (v < 0) return false;
+        if (high < 0) {
+            high = v;
+        } else {
+            out->push_back(static_cast<char>(high << 4 | v));
+            high = -1;
+        }
+    }
+    return out->size() == 16 && high < 0;
+}
+
+// Two's-complement big-endian bytes as int64; false when they do not fit.
+bool BytesToInt64(std::string_view b, int64_t *out) {
+    if (b.empty()) {
+        *out = 0;
+        return true;
+    }
+    const bool negative = static_cast<uint8_t>(b[0]) & 0x80;
+    const uint8_t sign = negative ? 0xFF : 0x00;
+    while (b.size() > 8) {
+        if (static_cast<uint8_t>(b[0]) != sign) return false;
+        b.remove_prefix(1);
+    }
+    if (b.size() == 8 && ((static_cast<uint8_t>(b[0]) & 0x80) != 0) != negative) return false;
+    uint64_t v = negative ? ~uint64_t{0} : 0;
+    for (char c : b) v = (v << 8) | static_cast<uint8_t>(c);
+    *out = static_cast<int64_t>(v);
+    return true;
+}
+
+// The fewest bytes whose two's complement holds every number of `precision` decimal digits.
+int32_t DecimalBytes(int precision) {
+    int bits = static_cast<int>(std::ceil(precision * std::log2(10.0))) + 1;
+    return (bits + 7) / 8;
+}
+
+}  // namespace
+
+void ParquetRowLayout::AppendPosition(std::string *out, uint64_t lsn) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    char buf[17];
+    for (int i = 0; i < 8; ++i) buf[i] = kHex[(lsn >> (60 - 4 * i)) & 0xF];
+    buf[8] = '/';
+    for (int i = 0; i < 8; ++i) buf[9 + i] = kHex[(lsn >> (28 - 4 * i)) & 0xF];
+    out->append(buf, sizeof(buf));
+}
+
+ParquetRowLayout::ParquetRowLayout(const TableSchema &table, ParquetContent content, std::string connector,
+                                   std::string topic_prefix)
+    : table_(table), content_(content), connector_(std::move(connector)), topic_prefix_(std::move(topic_prefix)) {
+    root_.name = "schema";
+    root_.repetition = Repetition::kRequired;
+    auto leaf = [](std::string name, bool optional, PhysicalType type, LogicalType logical = {}) {
+        return SchemaNode::Leaf(std::move(name), optional ? Repetition::kOptional : Repetition::kRequired, type,
+                                logical);
+    };
+    uint32_t next_leaf = 0;
+    if (content_ == ParquetContent::kRow) {
+        for (const FieldSchema &f : table.columns) {
+            SchemaNode node;
+            columns_.push_back(Plan(f, f.name, true, &node));
+            Levels(columns_.back(), 0, 0, &next_leaf);
+            root_.children.push_back(std::move(node));
+        }
+        meta_leaf_ = next_leaf;
+        root_.children.push_back(leaf("_op", false, PhysicalType::kByteArray, LogicalType::String()));
+        root_.children.push_back(leaf("_ts_ms", false, PhysicalType::kInt64));
+        root_.children.push_back(leaf("_position", true, PhysicalType::kByteArray, LogicalType::String()));
+        root_.children.push_back(leaf("_snapshot", false, PhysicalType::kByteArray, LogicalType::String()));
+        return;
+    }
+    for (int which = 0; which < 2; ++which) {
+        Node &group = which == 0 ? before_ : after_;
+        SchemaNode schema_group;
+        schema_group.name = which == 0 ? "before" : "after";
+        schema_group.repetition = Repetition::kOptional;
+        group.conv = Conv::kStruct;
+        group.optional = true;
+        group.name = schema_group.name;
+        for (const FieldSchema &f : table.columns) {
+            SchemaNode node;
+            group.children.push_back(Plan(f, f.name, which == 0, &node));
+            schema_group.children.push_back(std::move(node));
+        }
+        if (schema_group.children.empty()) {
+            // Parquet has no empty groups; a table without columns still gets its before/after.
+            schema_group = leaf(schema_group.name, true, PhysicalType::kBoolean);
+            group.conv = Conv::kBool;
+        }
+        Levels(group, 0, 0, &next_leaf);
+        root_.children.push_back(std::move(schema_group));
+    }
+    meta_leaf_ = next_leaf;
+    const auto string = LogicalType::String();
+    root_.children.push_back(SchemaNode::Group(
+        "source", Repetition::kRequired,
+        {leaf("version", false, PhysicalType::kByteArray, string),
+         leaf("connector", false, PhysicalType::kByteArray, string),
+         leaf("name", false, PhysicalType::kByteArray, string), leaf("ts_ms", false, PhysicalType::kInt64),
+         leaf("snapshot", true, PhysicalType::kByteArray, string),
+         leaf("db", false, PhysicalType::kByteArray, string),
+         leaf("sequence", true, PhysicalType::kByteArray, string),
+         leaf("schema", false, PhysicalType::kByteArray, string),
+         leaf("table", false, PhysicalType::kByteArray, string), leaf("txId", true, PhysicalType::kInt64),
+         leaf("lsn", true, PhysicalType::kInt64)}));
+    root_.children.push_back(leaf("op", false, PhysicalType::kByteArray, string));
+    root_.children.push_back(leaf("ts_ms", false, PhysicalType::kInt64));
+}
+
+ParquetRowLayout::Node ParquetRowLayout::Plan(const FieldSchema &f, const std::string &name, bool force_optional,
+                                              SchemaNode *out) {
+    Node n;
+    n.name = name;
+    PhysicalType physical = PhysicalType::kByteArray;
+    LogicalType logical;
+    int32_t type_length = 0;
+    const std::string &sem = f.semantic;
+    switch (f.type) {
+        case FieldType::kBoolean:
+            n.conv = Conv::kBool;
+            physical = PhysicalType::kBoolean;
+            break;
+        case FieldType::kInt8:
+        case FieldType::kInt16:
+            n.conv = Conv::kInt32;
+            physical = PhysicalType::kInt32;
+            logical = LogicalType::Integer(f.type == FieldType::kInt8 ? 8 : 16, true);
+            break;
+        case FieldType::kInt32:
+            n.conv = Conv::kInt32;
+            physical = PhysicalType::kInt32;
+            if (sem == semantic::kDate || sem == semantic::kConnectDate) logical = LogicalType::Date();
+            else if (sem == semantic::kTime || sem == semantic::kConnectTime)
+                logical = LogicalType::Time(TimeUnit::kMillis, false);
+            else logical = LogicalType::Integer(32, true);
+            break;
+        case FieldType::kInt64:
+            n.conv = Conv::kInt64;
+            physical = PhysicalType::kInt64;
+            if (sem == semantic::kMicroTime) logical = LogicalType::Time(TimeUnit::kMicros, false);
+            else if (sem == semantic::kNanoTime) logical = LogicalType::Time(TimeUnit::kNanos, false);
+            else if (sem == semantic::kTimestamp || sem == semantic::kConnectTimestamp)
+                logical = LogicalType::Timestamp(TimeUnit::kMillis, false);
+            else if (sem == semantic::kMicroTimestamp) logical = LogicalType::Timestamp(TimeUnit::kMicros, false);
+            else if (sem == semantic::kNanoTimestamp) logical = LogicalType::Timestamp(TimeUnit::kNanos, false);
+            else if (sem.empty()) logical = LogicalType::Integer(64, true);
+            break;  // MicroDuration and unknown semantics: a plain INT64
+        case FieldType::kFloat32:
+            n.conv = Conv::kFloat;
+            physical = PhysicalType::kFloat;
+            break;
+        case FieldType::kFloat64:
+            n.conv = Conv::kDouble;
+            physical = PhysicalType::kDouble;
+            break;
+        case FieldType::kString:
+            if (sem == semantic::kUuid) {
+                n.conv = Conv::kUuid;
+                physical = PhysicalType::kFixedLenByteArray;
+                type_length = 16;
+                logical = LogicalType::Uuid();
+            } else if (sem == semantic::kJson) {
+                n.conv = Conv::kText;
+                logical = LogicalType::Json();
+            } else if (sem == semantic::kZonedTimestamp) {
+                n.conv = Conv::kZonedTimestamp;
+                physical = PhysicalType::kInt64;
+                logical = LogicalType::Timestamp(TimeUnit::kMicros, true);
+            } else {
+                n.conv = Conv::kText;
+                n.placeholder = true;
+                logical = LogicalType::String();
+            }
+            break;
+        case FieldType::kBytes: {
+            if (sem != semantic::kDecimal) {
+                n.conv = Conv::kBytes;
+                n.placeholder = true;
+                break;
+            }
+            const std::string *scale = f.Parameter("scale");
+            const std::string *precision = f.Parameter("connect.decimal.precision");
+            int s = scale ? std::atoi(scale->c_str()) : 0;
+            int p = precision ? std::atoi(precision->c_str()) : 0;
+            n.scale = s;
+            if (precision == nullptr || p < 1 || p > 38 || s < 0 || s > p) {
+                n.conv = Conv::kDecimalText;
+                logical = LogicalType::String();
+            } else if (p <= 9) {
+                n.conv = Conv::kDecimalInt32;
+                physical = PhysicalType::kInt32;
+                logical = LogicalType::Decimal(p, s);
+            } else if (p <= 18) {
+                n.conv = Conv::kDecimalInt64;
+                physical = PhysicalType::kInt64;
+                logical = LogicalType::Decimal(p, s);
+            } else {
+                n.conv = Conv::kDecimalFixed;
+                physical = PhysicalType::kFixedLenByteArray;
+                type_length = n.fixed_len = DecimalBytes(p);
+                logical = LogicalType::Decimal(p, s);
+            }
+            break;
+        }
+        case FieldType::kArray: {
+            n.conv = Conv::kList;
+            n.optional = true;
+            SchemaNode element;
+            FieldSchema text_item;  // an array without an item schema: its items as text
+            const FieldSchema &item = f.fields.empty() ? text_item : f.fields[0];
+            n.children.push_back(Plan(item, "element", true, &element));
+            *out = SchemaNode::List(name, Repetition::kOptional, std::move(element));
+            return n;
+        }
+        case FieldType::kStruct: {
+            if (sem == semantic::kVariableScaleDecimal || f.fields.empty()) {
+                n.conv = Conv::kVariableDecimalText;
+                logical = LogicalType::String();
+                break;
+            }
+            n.conv = Conv::kStruct;
+            n.optional = true;
+            out->name = name;
+            out->repetition = Repetition::kOptional;
+            out->children.clear();
+            for (const FieldSchema &child : f.fields) {
+                SchemaNode c;
+                n.children.push_back(Plan(child, child.name, force_optional, &c));
+                out->children.push_back(std::move(c));
+            }
+            return n;
+        }
+    }
+    // REQUIRED only where a null can never arrive: a NOT NULL column of a type whose unchanged
+    // TOAST value has a placeholder, or that PostgreSQL never TOASTs (fixed-size types).
+    bool can_be_unavailable_null =
+        n.conv == Conv::kDecimalInt32 || n.conv == Conv::kDecimalInt64 || n.conv == Conv::kDecimalFixed ||
+        n.conv == Conv::kDecimalText || n.conv == Conv::kVariableDecimalText || (n.conv == Conv::kText && !n.placeholder);
+    n.optional = force_optional || f.optional || can_be_unavailable_null;
+    *out = SchemaNode::Leaf(name, n.optional ? Repetition::kOptional : Repetition::kRequired, physical, logical,
+                            type_length);
+    return n;
+}
+
+void ParquetRowLayout::Levels(Node &node, int16_t parent_def, int16_t parent_rep, uint32_t *next_leaf) {
+    node.def = static_cast<int16_t>(parent_def + (node.optional ? 1 : 0));
+    node.rep = parent_rep;
+    node.leaf_begin = *next_leaf;
+    if (node.conv == Conv::kList) {
+        // The repeated middle group adds one definition level (a present element slot) and one
+        // repetition level.
+        Levels(node.children[0], static_cast<int16_t>(node.def + 1), static_cast<int16_t>(parent_rep + 1), next_leaf);
+    } else if (node.conv == Conv::kStruct) {
+        for (Node &child : node.children) Levels(child, node.def, parent_rep, next_leaf);
+    } else {
+        ++*next_leaf;
+    }
+    node.leaf_end = *next_leaf;
+}
+
+void ParquetRowLayout::WriteNulls(const Node &node, int16_t def, int16_t rep) {
+    for (uint32_t i = node.leaf_begin; i < node.leaf_end; ++i) (*cols_)[i]->WriteNull(def, rep);
+}
+
+void ParquetRowLayout::Mismatch(const Node &node, const Value &value) const {
+    throw SinkError("parquet", "column '" + node.name + "' of table '" + table_.schema + "." + table_.table +
+                                   "' got a value its Parquet type cannot hold (value kind " +
+                                   std::to_string(static_cast<int>(value.kind())) +
+                                   "); this is a bug in cdcctl, please report it");
+}
+
+void ParquetRowLayout::WriteValue(const Node &node, const Value *value, int16_t rep) {
+    const int16_t parent_def = static_cast<int16_t>(node.def - (node.optional ? 1 : 0));
+    if (value == nullptr || value->kind() == Value::Kind::kNull ||
+        (value->kind() == Value::Kind::kUnavailable && !node.placeholder)) {
+        if (!node.optional) {
+            throw SinkError("parquet", "column '" + node.name + "' of table '" + table_.schema + "." + table_.table +
+                                           "' is NOT NULL in the source schema but an event carries a null for it");
+        }
+        WriteNulls(node, parent_def, rep);
+        return;
+    }
+    switch (node.conv) {
+        case Conv::kStruct: {
+            if (value->kind() != Value::Kind::kStruct) Mismatch(node, *value);
+            const auto &items = value->items();
+            for (size_t i = 0; i < node.children.size(); ++i) {
+                WriteValue(node.children[i], i < items.size() ? &items[i] : nullptr, rep);
+            }
+            return;
+        }
+        case Conv::kList: {
+            if (value->kind() != Value::Kind::kArray) Mismatch(node, *value);
+            const auto &items = value->items();
+            const Node &element = node.children[0];
+            bool nested = std::any_of(items.begin(), items.end(),
+                                      [](const Value &v) { return v.kind() == Value::Kind::kArray; });
+            if (!nested) {
+                if (items.empty()) {
+                    WriteNulls(element, node.def, rep);
+                    return;
+                }
+                for (size_t i = 0; i < items.size(); ++i) {
+                    WriteValue(element, &items[i], i == 0 ? rep : static_cast<int16_t>(node.rep + 1));
+                }
+                return;
+            }
+            // A multi-dimensional array, flattened in row-major order (rare: allocates).
+            std::vector<const Value *> flat;
+            std::vector<const Value *> stack;
+            for (auto it = items.rbegin(); it != items.rend(); ++it) stack.push_back(&*it);
+            while (!stack.empty()) {
+                const Value *v = stack.back();
+                stack.pop_back();
+                if (v->kind() == Value::Kind::kArray) {
+                    for (auto it = v->items().rbegin(); it != v->items().rend(); ++it) stack.push_back(&*it);
+                } else {
+                    flat.push_back(v);
+                }
+            }
+            if (flat.empty()) {
+                WriteNulls(element, node.def, rep);
+                return;
+            }
+            for (size_t i = 0; i < flat.size(); ++i) {
+                WriteValue(element, flat[i], i == 0 ? rep : static_cast<int16_t>(node.rep + 1));
+            }
+            return;
+        }
+        default: WriteLeaf(node, *value, rep); return;
+    }
+}
+
+void ParquetRowLayout::WriteLeaf(const Node &node, const Value &value, int16_t rep) {
+    parquet::ColumnWriter &col = *(*cols_)[node.leaf_begin];
+    const Value::Kind kind = value.kind();
+    if (kind == Value::Kind::kUnavailable) {  // node.placeholder: text or bytes
+        col.WriteBytes(kUnavailable, rep);
+        return;
+    }
+    switch (node.conv) {
+        case Conv::kBool:
+            if (kind != Value::Kind::kBool) Mismatch(node, value);
+            col.WriteBool(value.as_bool(), rep);
+            return;
+        case Conv::kInt32:
+            if (kind != Value::Kind::kInt) Mismatch(node, value);
+            col.WriteInt32(static_cast<int32_t>(value.as_int()), rep);
+            return;
+        case Conv::kInt64:
+            if (kind != Value::Kind::kInt) Mismatch(node, value);
+            col.WriteInt64(value.as_int(), rep);
+            return;
+        case Conv::kFloat:
+            if (kind == Value::Kind::kDouble) col.WriteFloat(static_cast<float>(value.as_double()), rep);
+            else if (kind == Value::Kind::kInt) col.WriteFloat(static_cast<float>(value.as_int()), rep);
+            else Mismatch(node, value);
+            return;
+        case Conv::kDouble:
+            if (kind == Value::Kind::kDouble) col.WriteDouble(value.as_double(), rep);
+            else if (kind == Value::Kind::kInt) col.WriteDouble(static_cast<double>(value.as_int()), rep);
+            else Mismatch(node, value);
+            return;
+        case Conv::kText:
+        case Conv::kBytes:
+            if (kind != Value::Kind::kString && kind != Value::Kind::kBytes) Mismatch(node, value);
+            col.WriteBytes(value.as_string(), rep);
+            return;
+        case Conv::kDecimalInt32:
+        case Conv::kDecimalInt64: {
+            int64_t v;
+            if (kind != Value::Kind::kBytes || !BytesToInt64(value.as_string(), &v)) Mismatch(node, value);
+            if (node.conv == Conv::kDecimalInt32) {
+                if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max()) {
+                    Mismatch(node, value);
+                }
+                col.WriteInt32(static_cast<int32_t>(v), rep);
+            } else {
+                col.WriteInt64(v, rep);
+            }
+            return;
+        }
+        case Conv::kDecimalFixed: {
+            if (kind != Value::Kind::kBytes) Mismatch(node, value);
+            std::string_view b = value.as_string();
+            const bool negative = !b.empty() && (static_cast<uint8_t>(b[0]) & 0x80);
+            const char sign = negative ? static_cast<char>(0xFF) : 0;
+            const size_t len = static_cast<size_t>(node.fixed_len);
+            while (b.size() > len) {
+                if (b[0] != sign) Mismatch(node, value);
+                b.remove_prefix(1);
+            }
+            fixed_.assign(len - b.size(), sign);
+            fixed_.append(b);
+            col.WriteBytes(fixed_, rep);
+            return;
+        }
+        case Conv::kDecimalText:
+            if (kind != Value::Kind::kBytes) Mismatch(node, value);
+            scratch_.clear();
+            AppendDecimalText(value.as_string(), node.scale);
+            col.WriteBytes(scratch_, rep);
+            return;
+        case Conv::kVariableDecimalText: {
+            if (kind != Value::Kind::kStruct || value.items().size() != 2 ||
+                value.items()[0].kind() != Value::Kind::kInt || value.items()[1].kind() != Value::Kind::kBytes) {
+                Mismatch(node, value);
+            }
+            scratch_.clear();
+            AppendDecimalText(value.items()[1].as_string(), static_cast<int32_t>(value.items()[0].as_int()));
+            col.WriteBytes(scratch_, rep);
+            return;
+        }
+        case Conv::kUuid:
+            if (kind != Value::Kind::kString || !ParseUuid(value.as_string(), &fixed_)) Mismatch(node, value);
+            col.WriteBytes(fixed_, rep);
+            return;
+        case Conv::kZonedTimestamp: {
+            int64_t micros;
+            if (kind != Value::Kind::kString || !ParseZonedTimestamp(value.as_string(), &micros)) {
+                Mismatch(node, value);
+            }
+            col.WriteInt64(micros, rep);
+            return;
+        }
+        case Conv::kStruct:
+        case Conv::kList: Mismatch(node, value);
+    }
+}
+
+// Unscaled two's-complement big-endian bytes and a scale -> "-123.45" in scratch_.
+void ParquetRowLayout::AppendDecimalText(std::string_view bytes, int32_t scale) {
+    // Magnitude in base 10^9 limbs, least significant first.
+    const bool negative = !bytes.empty() && (static_cast<uint8_t>(bytes[0]) & 0x80);
+    limbs_.clear();
+    uint32_t borrow = 1;  // two's complement: invert, add one (from the least significant byte)
+    fixed_.assign(bytes.data(), bytes.size());
+    if (negative) {
+        for (size_t i = fixed_.size(); i-- > 0;) {
+            uint32_t b = static_cast<uint8_t>(~static_cast<uint8_t>(fixed_[i])) + borrow;
+            fixed_[i] = static_cast<char>(b & 0xFF);
+            borrow = b >> 8;
+        }
+    }
+    for (char c : fixed_) {
+        uint64_t carry = static_cast<uint8_t>(c);
+        for (uint32_t &limb : limbs_) {
+            uint64_t v = static_cast<uint64_t>(limb) * 256 + carry;
+            limb = static_cast<uint32_t>(v % 1000000000);
+            carry = v / 1000000000;
+        }
+        while (carry > 0) {
+            limbs_.push_back(static_cast<uint32_t>(carry % 1000000000));
+            carry /= 1000000000;
+        }
+    }
+    std::string &digits = fixed_;  // reused: the bytes are no longer needed
+    digits.clear();
+    if (limbs_.empty()) {
+        digits = "0";
+    } else {
+        char buf[16];
+        auto r = std::to_chars(buf, buf + sizeof(buf), limbs_.back());
+        digits.append(buf, r.ptr);
+        for (size_t i = limbs_.size() - 1; i-- > 0;) {
+            r = std::to_chars(buf, buf + sizeof(buf), limbs_[i]);
+            digits.append(9 - static_cast<size_t>(r.ptr - buf), '0');
+            digits.append(buf, r.ptr);
+        }
+    }
+    if (negative && digits != "0") scratch_.push_back('-');
+    if (scale <= 0) {
+        scratch_ += digits;
+        if (digits != "0") scratch_.append(static_cast<size_t>(-scale), '0');
+        return;
+    }
+    const size_t s = static_cast<size_t>(scale);
+    if (digits.size() <= s) {
+        scratch_ += "0.";
+        scratch_.append(s - digits.size(), '0');
+        scratch_ += digits;
+        return;
+    }
+    scratch_.append(digits, 0, digits.size() - s);
+    scratch_.push_back('.');
+    scratch_.append(digits, digits.size() - s, s);
+}
+
+void ParquetRowLayout::WriteRow(const std::vector<Node> &nodes, const Row *row, int16_t rep) {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        WriteValue(nodes[i], row != nullptr && i < row->size() ? &(*row)[i] : nullptr, rep);
+    }
+}
+
+void ParquetRowLayout::WriteEvent(const ChangeEvent &event, const std::vector<parquet::ColumnWriter *> &columns) {
+    cols_ = &columns;
+    const char op = static_cast<char>(event.op);
+    const std::string_view op_text(&op, 1);
+    const std::string_view snapshot = SnapshotMarkerName(event.source.snapshot);
+    if (content_ == ParquetContent::kRow) {
+        const Row *row = nullptr;
+        if (event.op == Op::kDelete) {
+            if (event.has_before) row = &event.before;
+        } else if (event.op != Op::kTruncate && event.has_after) {
+            row = &event.after;
+        }
+        WriteRow(columns_, row, 0);
+        uint32_t m = meta_leaf_;
+        columns[m]->WriteBytes(op_text);
+        columns[m + 1]->WriteInt64(event.ts_ms);
+        if (event.source.lsn == 0) {
+            columns[m + 2]->WriteNull(0);
+        } else {
+            scratch_.clear();
+            AppendPosition(&scratch_, event.source.lsn);
+            columns[m + 2]->WriteBytes(scratch_);
+        }
+        columns[m + 3]->WriteBytes(snapshot);
+        return;
+    }
+    const bool rows = event.op != Op::kTruncate;
+    for (int which = 0; which < 2; ++which) {
+        const Node &group = which == 0 ? before_ : after_;
+        const bool present = rows && (which == 0 ? event.has_before : event.has_after);
+        if (!present) {
+            WriteNulls(group, 0, 0);
+        } else if (group.conv == Conv::kBool) {
+            columns[group.leaf_begin]->WriteBool(true);  // a table without columns
+        } else {
+            WriteRow(group.children, which == 0 ? &event.before : &event.after, 0);
+        }
+    }
+    uint32_t m = meta_leaf_;
+    const SourceInfo &s = event.source;
+    columns[m]->WriteBytes("cdcctl-" CDCCTL_VERSION);
+    columns[m + 1]->WriteBytes(connector_);
+    columns[m + 2]->WriteBytes(topic_prefix_);
+    columns[m + 3]->WriteInt64(s.ts_ms);
+    columns[m + 4]->WriteBytes(snapshot);
+    columns[m + 5]->WriteBytes(table_.database);
+    if (s.lsn == 0) {
+        columns[m + 6]->WriteNull(0);
+    } else {
+        // Debezium's sequence: ["<last commit lsn>","<lsn>"] of decimal LSNs, null where 0.
+        scratch_ = "[";
+        auto put = [this](uint64_t lsn) {
+            if (lsn == 0) {
+                scratch_ += "null";
+            } else {
+                scratch_.push_back('"');
+                scratch_ += std::to_string(lsn);
+                scratch_.push_back('"');
+            }
+        };
+        put(s.last_commit_lsn);
+        scratch_.push_back(',');
+        put(s.lsn);
+        scratch_.push_back(']');
+        columns[m + 6]->WriteBytes(scratch_);
+    }
+    columns[m + 7]->WriteBytes(table_.schema);
+    columns[m + 8]->WriteBytes(table_.table);
+    if (s.tx_id < 0) columns[m + 9]->WriteNull(0);
+    else columns[m + 9]->WriteInt64(s.tx_id);
+    if (s.lsn == 0) columns[m + 10]->WriteNull(0);
+    else columns[m + 10]->WriteInt64(static_cast<int64_t>(s.lsn));
+    columns[m + 11]->WriteBytes(op_text);
+    columns[m + 12]->WriteInt64(event.ts_ms);
+}
+
+}  // namespace cdcctl
