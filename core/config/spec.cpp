@@ -421,6 +421,17 @@ const FieldSpec &ConfigSpec::Field(std::string_view name) const {
 
 namespace {
 
+// A URL's user info (scheme://user:password@host) is shown as *** in error messages: the value
+// is wrong, but the password in it may be right.
+std::string HideUserInfo(const std::string &text) {
+    size_t scheme = text.find("://");
+    if (scheme == std::string::npos) return text;
+    size_t start = scheme + 3;
+    size_t at = text.rfind('@');
+    if (at == std::string::npos || at < start) return text;
+    return text.substr(0, start) + "***" + text.substr(at);
+}
+
 // Reads one field's value; reports and returns nullopt when it is unusable.
 std::optional<FieldValue> ReadValue(const FieldSpec &f, const YAML::Node &node, Position key_at,
                                     const std::string &path, ConfigContext &ctx) {
@@ -449,7 +460,7 @@ std::optional<FieldValue> ReadValue(const FieldSpec &f, const YAML::Node &node, 
         if (!why.empty()) {
             ctx.Report(n_at, n_path,
                        secret ? "invalid value (" + why + ")"
-                              : "invalid value " + Quoted(text) + " (" + why + ")");
+                              : "invalid value " + Quoted(HideUserInfo(text)) + " (" + why + ")");
             return false;
         }
         return true;

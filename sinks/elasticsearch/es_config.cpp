@@ -6,7 +6,13 @@ namespace {
 std::string CheckUrl(std::string_view url) {
     bool ok = (url.rfind("http://", 0) == 0 && url.size() > 7) ||
               (url.rfind("https://", 0) == 0 && url.size() > 8);
-    return ok ? "" : "expected an http:// or https:// URL, such as http://localhost:9200";
+    if (!ok) return "expected an http:// or https:// URL, such as http://localhost:9200";
+    // Credentials in a URL would be printed wherever the URL is (messages, check, the
+    // effective configuration); they belong in the secret keys.
+    if (url.find('@') != std::string_view::npos) {
+        return "put credentials in 'user' and 'password' or 'api_key', not in the URL";
+    }
+    return "";
 }
 
 // Elasticsearch index names: lowercase, no \ / * ? " < > | space , #, not starting with - _ +.

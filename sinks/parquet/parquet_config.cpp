@@ -28,9 +28,10 @@ const StructSpec<ParquetSinkConfig> &ParquetSinkSpec() {
                "which sorts as text and casts to pg_lsn) and _snapshot; envelope writes before "
                "and after as structs beside a source struct with Debezium's fields, op and "
                "ts_ms.");
-        s.Integer("max_rows", &C::max_rows, 1, int64_t{1} << 40,
-                  "A file is completed once it holds this many rows (exactly; the next row starts a "
-                  "new file).");
+        s.Integer(
+            "max_rows", &C::max_rows, 1, int64_t{1} << 40,
+            "A file is completed once it holds this many rows (exactly; the next row starts a "
+            "new file).");
         s.Size("max_bytes", &C::max_bytes, int64_t{1} << 10, int64_t{1} << 40,
                "A file is completed once its size (bytes written plus an estimate of the row "
                "group in memory) reaches this; looked at after every batch and every 1024 rows.");

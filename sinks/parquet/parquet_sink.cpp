@@ -41,10 +41,14 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 
 parquet::Codec CodecOf(ParquetCompression c) {
     switch (c) {
-        case ParquetCompression::kSnappy: return parquet::Codec::kSnappy;
-        case ParquetCompression::kZstd: return parquet::Codec::kZstd;
-        case ParquetCompression::kGzip: return parquet::Codec::kGzip;
-        case ParquetCompression::kNone: return parquet::Codec::kUncompressed;
+        case ParquetCompression::kSnappy:
+            return parquet::Codec::kSnappy;
+        case ParquetCompression::kZstd:
+            return parquet::Codec::kZstd;
+        case ParquetCompression::kGzip:
+            return parquet::Codec::kGzip;
+        case ParquetCompression::kNone:
+            return parquet::Codec::kUncompressed;
     }
     return parquet::Codec::kSnappy;
 }
@@ -55,7 +59,8 @@ std::string DateFolder(int64_t day) {
     struct tm tm {};
     gmtime_r(&secs, &tm);
     char buf[32];
-    std::snprintf(buf, sizeof(buf), "dt=%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    std::snprintf(buf, sizeof(buf), "dt=%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday);
     return buf;
 }
 
@@ -65,8 +70,9 @@ std::string FileTime(int64_t unix_ms) {
     struct tm tm {};
     gmtime_r(&secs, &tm);
     char buf[40];
-    std::snprintf(buf, sizeof(buf), "%04d%02d%02dT%02d%02d%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms - FloorDiv(unix_ms, 1000) * 1000));
+    std::snprintf(buf, sizeof(buf), "%04d%02d%02dT%02d%02d%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(unix_ms - FloorDiv(unix_ms, 1000) * 1000));
     return buf;
 }
 
@@ -87,9 +93,59 @@ public:
     }
 
     WriteResult Write(const Batch &batch) override {
-        if (!opened_) throw SinkError("parquet", "the parquet sink was written to while not open (a bug in cdcctl)");
+        return AsSinkError([&] { return WriteBatch(batch); });
+    }
+
+    void Flush(std::chrono::milliseconds) override {
+        AsSinkError([&] { return CompleteAged(); });
+    }
+
+    void Drain() override {
+        AsSinkError([&] {
+            while (!files_.empty()) Complete(*files_.begin()->second);
+            return 0;
+        });
+    }
+
+    uint64_t DurableSeq() override {
+        uint64_t durable = written_seq_;
+        for (const auto &[key, file] : files_) durable = std::min(durable, file->first_seq - 1);
+        return durable;
+    }
+
+    void Close() override {
+        if (!files_.empty()) {
+            log::Warn("parquet", "The sink closed with " + std::to_string(files_.size()) +
+                                     " open file(s); their rows were not confirmed and are written "
+                                     "again by the next run.");
+        }
+        files_.clear();
+        opened_ = false;
+    }
+
+private:
+    // Errors of the writer other than the SinkErrors of the file layer (a codec that fails, an
+    // allocation) still end the run with the sink's exit code and a message that says where.
+    template <typename Fn>
+    auto AsSinkError(Fn &&fn) -> decltype(fn()) {
+        try {
+            return fn();
+        } catch (const Error &) {
+            throw;
+        } catch (const std::exception &e) {
+            throw SinkError("parquet", std::string("writing a Parquet file under '") + cfg_.path +
+                                           "' failed: " + e.what());
+        }
+    }
+
+    WriteResult WriteBatch(const Batch &batch) {
+        if (!opened_)
+            throw SinkError("parquet",
+                            "the parquet sink was written to while not open (a bug in cdcctl)");
         for (const ChangeEvent &event : batch) {
-            if (event.table == nullptr) throw SinkError("parquet", "a change event reached the sink without a table schema");
+            if (event.table == nullptr)
+                throw SinkError("parquet",
+                                "a change event reached the sink without a table schema");
             OpenFile &file = FileFor(event, batch.seq);
             file.layout->WriteEvent(event, file.columns);
             file.writer->AddRows(1);
@@ -102,7 +158,8 @@ public:
                 file.writer->FlushRowGroup();
                 if (OverMaxBytes(file)) Complete(file);
             } else if (file.rows % kSizeCheckRows == 0) {
-                if (file.writer->buffered_bytes() >= kRowGroupMaxBytes) file.writer->FlushRowGroup();
+                if (file.writer->buffered_bytes() >= kRowGroupMaxBytes)
+                    file.writer->FlushRowGroup();
                 if (OverMaxBytes(file)) Complete(file);
             }
         }
@@ -117,35 +174,16 @@ public:
         return WriteResult::kOk;
     }
 
-    void Flush(std::chrono::milliseconds) override {
+    int CompleteAged() {
         auto now = SteadyClock::now();
         for (auto it = files_.begin(); it != files_.end();) {
             OpenFile &file = *it->second;
             ++it;
             if (Aged(file, now)) Complete(file);
         }
+        return 0;
     }
 
-    void Drain() override {
-        while (!files_.empty()) Complete(*files_.begin()->second);
-    }
-
-    uint64_t DurableSeq() override {
-        uint64_t durable = written_seq_;
-        for (const auto &[key, file] : files_) durable = std::min(durable, file->first_seq - 1);
-        return durable;
-    }
-
-    void Close() override {
-        if (!files_.empty()) {
-            log::Warn("parquet", "The sink closed with " + std::to_string(files_.size()) +
-                                     " open file(s); their rows were not confirmed and are written again by the next run.");
-        }
-        files_.clear();
-        opened_ = false;
-    }
-
-private:
     struct OpenFile {
         std::string key;
         std::string dir;
@@ -160,7 +198,8 @@ private:
     };
 
     bool OverMaxBytes(OpenFile &file) const {
-        return static_cast<int64_t>(file.writer->bytes_written() + file.writer->buffered_bytes()) >= cfg_.max_bytes;
+        return static_cast<int64_t>(file.writer->bytes_written() + file.writer->buffered_bytes()) >=
+               cfg_.max_bytes;
     }
 
     bool Aged(const OpenFile &file, SteadyClock::time_point now) const {
@@ -179,19 +218,22 @@ private:
         for (size_t i = 0; i < topics; ++i) ListSubdirs(dirs[i], "dt=", &dirs);
         for (const std::string &dir : dirs) {
             for (const std::string &path : RemoveStaleTempFiles(dir)) {
-                log::Info("parquet", "Removed '" + path +
-                                         "', a file an earlier run did not complete; its rows were not "
-                                         "confirmed and are written again.");
+                log::Info("parquet",
+                          "Removed '" + path +
+                              "', a file an earlier run did not complete; its rows were not "
+                              "confirmed and are written again.");
             }
         }
     }
 
-    static void ListSubdirs(const std::string &dir, const std::string &prefix, std::vector<std::string> *out) {
+    static void ListSubdirs(const std::string &dir, const std::string &prefix,
+                            std::vector<std::string> *out) {
         DIR *d = ::opendir(dir.c_str());
         if (d == nullptr) return;
         while (dirent *e = ::readdir(d)) {
             std::string name = e->d_name;
-            if (name.compare(0, prefix.size(), prefix) != 0 || name == "." || name == "..") continue;
+            if (name.compare(0, prefix.size(), prefix) != 0 || name == "." || name == "..")
+                continue;
             std::string path = dir + "/" + name;
             struct stat st {};
             if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) out->push_back(path);
@@ -202,7 +244,8 @@ private:
     OpenFile &FileFor(const ChangeEvent &event, uint64_t seq) {
         const TableSchema *table = event.table.get();
         int64_t day = 0;
-        if (cfg_.partition_by == ParquetPartition::kDate) day = FloorDiv(event.source.ts_ms, kMsPerDay);
+        if (cfg_.partition_by == ParquetPartition::kDate)
+            day = FloorDiv(event.source.ts_ms, kMsPerDay);
         if (last_file_ != nullptr && last_table_ == table && last_day_ == day) return *last_file_;
 
         key_.assign(table->topic);
@@ -213,8 +256,9 @@ private:
         auto it = files_.find(key_);
         if (it != files_.end()) {
             OpenFile &file = *it->second;
-            if (file.table.get() != table && (file.table->version != table->version ||
-                                              file.table->columns.size() != table->columns.size())) {
+            if (file.table.get() != table &&
+                (file.table->version != table->version ||
+                 file.table->columns.size() != table->columns.size())) {
                 // The table's columns changed: the rows that follow need a file of their own.
                 Complete(file);
                 it = files_.end();
@@ -237,7 +281,8 @@ private:
 
         auto &layout = layouts_[event.table.get()];
         if (!layout || layout_tables_[event.table.get()] != event.table) {
-            layout = std::make_shared<ParquetRowLayout>(*event.table, cfg_.content, ctx_.connector, ctx_.topic_prefix);
+            layout = std::make_shared<ParquetRowLayout>(*event.table, cfg_.content, ctx_.connector,
+                                                        ctx_.topic_prefix);
             layout_tables_[event.table.get()] = event.table;
         }
         file->layout = layout;
@@ -249,7 +294,8 @@ private:
         now_ms = std::max(now_ms, last_name_ms_);
         last_name_ms_ = now_ms;
         char tail[64];
-        std::snprintf(tail, sizeof(tail), "-%06llu-%016llX.parquet", static_cast<unsigned long long>(++file_seq_),
+        std::snprintf(tail, sizeof(tail), "-%06llu-%016llX.parquet",
+                      static_cast<unsigned long long>(++file_seq_),
                       static_cast<unsigned long long>(event.source.lsn));
         std::string name = FileTime(now_ms) + tail;
         file->part = std::make_unique<PartFile>(file->dir, name);
@@ -263,14 +309,16 @@ private:
             {"cdcctl.content", cfg_.content == ParquetContent::kRow ? "row" : "envelope"},
         };
         try {
-            file->writer = std::make_unique<parquet::FileWriter>(*file->part, layout->schema(), options);
+            file->writer =
+                std::make_unique<parquet::FileWriter>(*file->part, layout->schema(), options);
         } catch (const std::invalid_argument &e) {
             throw SinkError("parquet", "table '" + event.table->schema + "." + event.table->table +
                                            "' has a schema Parquet cannot express: " + e.what() +
                                            " (a bug in cdcctl; please report it)");
         }
         file->columns.resize(file->writer->num_columns());
-        for (size_t i = 0; i < file->columns.size(); ++i) file->columns[i] = &file->writer->column(i);
+        for (size_t i = 0; i < file->columns.size(); ++i)
+            file->columns[i] = &file->writer->column(i);
         file->first_seq = seq;
         file->opened = SteadyClock::now();
         log::Debug("parquet", "Started '" + file->part->temp_path() + "'.");
@@ -287,7 +335,8 @@ private:
         }
         file.writer->Close();
         file.part->Publish();
-        log::Debug("parquet", "Completed '" + file.part->final_path() + "' (" + std::to_string(file.rows) + " rows).");
+        log::Debug("parquet", "Completed '" + file.part->final_path() + "' (" +
+                                  std::to_string(file.rows) + " rows).");
         ForgetLayoutIfUnused(file.table.get());
     }
 
@@ -351,13 +400,15 @@ std::vector<CheckResult> CheckParquet(const ParquetSinkConfig &given, const Sink
             return {r};
         }
         size_t slash = existing.find_last_of('/');
-        std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : existing.substr(0, slash));
+        std::string parent =
+            slash == std::string::npos ? "." : (slash == 0 ? "/" : existing.substr(0, slash));
         if (parent == existing) break;
         existing = parent;
     }
     if (!S_ISDIR(st.st_mode)) {
         r.ok = false;
-        r.detail = "'" + existing + "' is not a directory; point 'sink.path' in " + ctx.file + " at a directory";
+        r.detail = "'" + existing + "' is not a directory; point 'sink.path' in " + ctx.file +
+                   " at a directory";
         return {r};
     }
     if (existing != cfg.path) {
@@ -368,7 +419,8 @@ std::vector<CheckResult> CheckParquet(const ParquetSinkConfig &given, const Sink
             return {r};
         }
         r.ok = true;
-        r.detail = "'" + cfg.path + "' does not exist yet; the first run creates it in '" + existing + "'";
+        r.detail =
+            "'" + cfg.path + "' does not exist yet; the first run creates it in '" + existing + "'";
         return {r};
     }
     // Try what a run does: create a hidden file there and remove it.

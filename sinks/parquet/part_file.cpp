@@ -18,16 +18,20 @@ namespace {
 // Large enough that write(2) calls stay rare next to the encoding work.
 constexpr size_t kBufferBytes = size_t{1} << 20;
 
-std::string ErrnoText(int err) { return std::strerror(err); }
+std::string ErrnoText(int err) {
+    return std::strerror(err);
+}
 
 [[noreturn]] void ThrowPath(const std::string &action, const std::string &path, int err) {
-    throw SinkError("parquet", action + " '" + path + "' failed: " + ErrnoText(err) +
-                                   ". Nothing after the last completed file was confirmed; fix the cause "
-                                   "and run again, and the rows after it are written again.");
+    throw SinkError("parquet",
+                    action + " '" + path + "' failed: " + ErrnoText(err) +
+                        ". Nothing after the last completed file was confirmed; fix the cause "
+                        "and run again, and the rows after it are written again.");
 }
 
 bool EndsWith(const std::string &s, const std::string &suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 int RenameNoReplace(const std::string &from, const std::string &to) {
@@ -87,7 +91,9 @@ void PartFile::FlushBuffer() {
 }
 
 void PartFile::Write(const uint8_t *data, size_t size) {
-    if (fd_ < 0) throw SinkError("parquet", "writing '" + temp_path_ + "' after it was closed (a bug in cdcctl)");
+    if (fd_ < 0)
+        throw SinkError("parquet",
+                        "writing '" + temp_path_ + "' after it was closed (a bug in cdcctl)");
     if (used_ + size > buf_.size()) {
         FlushBuffer();
         if (size >= buf_.size()) {  // a big page: straight through
@@ -149,9 +155,11 @@ void MakeDirectories(const std::string &path) {
         return;
     }
     size_t slash = path.find_last_of('/');
-    std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    std::string parent =
+        slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
     if (slash != std::string::npos && slash != 0) MakeDirectories(parent);
-    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) ThrowPath("creating directory", path, errno);
+    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+        ThrowPath("creating directory", path, errno);
     SyncDirectory(parent);
 }
 
@@ -163,7 +171,8 @@ std::vector<std::string> RemoveStaleTempFiles(const std::string &dir) {
         std::string name = e->d_name;
         if (name.size() < 2 || name[0] != '.' || !EndsWith(name, ".parquet.tmp")) continue;
         std::string path = dir + "/" + name;
-        if (::unlink(path.c_str()) != 0 && errno != ENOENT) ThrowPath("removing stale temporary file", path, errno);
+        if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+            ThrowPath("removing stale temporary file", path, errno);
         removed.push_back(path);
     }
     if (!removed.empty()) SyncDirectory(dir);

@@ -65,10 +65,12 @@ bool ParseZonedTimestamp(std::string_view text, int64_t *micros) {
     bool negative_year = false;
     if (p < end && (*p == '+' || *p == '-')) negative_year = *p++ == '-';
     int64_t year, month, day, hour, minute, second;
-    if (!ReadDigits(p, end, 4, 9, &year) || !Consume(p, end, '-') || !ReadDigits(p, end, 2, 2, &month) ||
-        !Consume(p, end, '-') || !ReadDigits(p, end, 2, 2, &day) || !Consume(p, end, 'T') ||
-        !ReadDigits(p, end, 2, 2, &hour) || !Consume(p, end, ':') || !ReadDigits(p, end, 2, 2, &minute) ||
-        !Consume(p, end, ':') || !ReadDigits(p, end, 2, 2, &second)) {
+    if (!ReadDigits(p, end, 4, 9, &year) || !Consume(p, end, '-') ||
+        !ReadDigits(p, end, 2, 2, &month) || !Consume(p, end, '-') ||
+        !ReadDigits(p, end, 2, 2, &day) || !Consume(p, end, 'T') ||
+        !ReadDigits(p, end, 2, 2, &hour) || !Consume(p, end, ':') ||
+        !ReadDigits(p, end, 2, 2, &minute) || !Consume(p, end, ':') ||
+        !ReadDigits(p, end, 2, 2, &second)) {
         return false;
     }
     int64_t fraction = 0;
@@ -82,11 +84,15 @@ bool ParseZonedTimestamp(std::string_view text, int64_t *micros) {
         if (digits == 0) return false;
         for (int i = digits; i < 6; ++i) fraction *= 10;
     }
-    if (!Consume(p, end, 'Z') || p != end || month < 1 || month > 12 || day < 1 || day > 31) return false;
+    if (!Consume(p, end, 'Z') || p != end || month < 1 || month > 12 || day < 1 || day > 31)
+        return false;
     if (negative_year) year = -year;
     int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-    __int128 v = (static_cast<__int128>(days) * 86400 + hour * 3600 + minute * 60 + second) * 1000000 + fraction;
-    if (v > std::numeric_limits<int64_t>::max() || v < std::numeric_limits<int64_t>::min()) return false;
+    __int128 v =
+        (static_cast<__int128>(days) * 86400 + hour * 3600 + minute * 60 + second) * 1000000 +
+        fraction;
+    if (v > std::numeric_limits<int64_t>::max() || v < std::numeric_limits<int64_t>::min())
+        return false;
     *micros = static_cast<int64_t>(v);
     return true;
 }
@@ -151,13 +157,17 @@ void ParquetRowLayout::AppendPosition(std::string *out, uint64_t lsn) {
     out->append(buf, sizeof(buf));
 }
 
-ParquetRowLayout::ParquetRowLayout(const TableSchema &table, ParquetContent content, std::string connector,
-                                   std::string topic_prefix)
-    : table_(table), content_(content), connector_(std::move(connector)), topic_prefix_(std::move(topic_prefix)) {
+ParquetRowLayout::ParquetRowLayout(const TableSchema &table, ParquetContent content,
+                                   std::string connector, std::string topic_prefix)
+    : table_(table),
+      content_(content),
+      connector_(std::move(connector)),
+      topic_prefix_(std::move(topic_prefix)) {
     root_.name = "schema";
     root_.repetition = Repetition::kRequired;
     auto leaf = [](std::string name, bool optional, PhysicalType type, LogicalType logical = {}) {
-        return SchemaNode::Leaf(std::move(name), optional ? Repetition::kOptional : Repetition::kRequired, type,
+        return SchemaNode::Leaf(std::move(name),
+                                optional ? Repetition::kOptional : Repetition::kRequired, type,
                                 logical);
     };
     uint32_t next_leaf = 0;
@@ -169,10 +179,13 @@ ParquetRowLayout::ParquetRowLayout(const TableSchema &table, ParquetContent cont
             root_.children.push_back(std::move(node));
         }
         meta_leaf_ = next_leaf;
-        root_.children.push_back(leaf("_op", false, PhysicalType::kByteArray, LogicalType::String()));
+        root_.children.push_back(
+            leaf("_op", false, PhysicalType::kByteArray, LogicalType::String()));
         root_.children.push_back(leaf("_ts_ms", false, PhysicalType::kInt64));
-        root_.children.push_back(leaf("_position", true, PhysicalType::kByteArray, LogicalType::String()));
-        root_.children.push_back(leaf("_snapshot", false, PhysicalType::kByteArray, LogicalType::String()));
+        root_.children.push_back(
+            leaf("_position", true, PhysicalType::kByteArray, LogicalType::String()));
+        root_.children.push_back(
+            leaf("_snapshot", false, PhysicalType::kByteArray, LogicalType::String()));
         return;
     }
     for (int which = 0; which < 2; ++which) {
@@ -202,19 +215,20 @@ ParquetRowLayout::ParquetRowLayout(const TableSchema &table, ParquetContent cont
         "source", Repetition::kRequired,
         {leaf("version", false, PhysicalType::kByteArray, string),
          leaf("connector", false, PhysicalType::kByteArray, string),
-         leaf("name", false, PhysicalType::kByteArray, string), leaf("ts_ms", false, PhysicalType::kInt64),
+         leaf("name", false, PhysicalType::kByteArray, string),
+         leaf("ts_ms", false, PhysicalType::kInt64),
          leaf("snapshot", true, PhysicalType::kByteArray, string),
          leaf("db", false, PhysicalType::kByteArray, string),
          leaf("sequence", true, PhysicalType::kByteArray, string),
          leaf("schema", false, PhysicalType::kByteArray, string),
-         leaf("table", false, PhysicalType::kByteArray, string), leaf("txId", true, PhysicalType::kInt64),
-         leaf("lsn", true, PhysicalType::kInt64)}));
+         leaf("table", false, PhysicalType::kByteArray, string),
+         leaf("txId", true, PhysicalType::kInt64), leaf("lsn", true, PhysicalType::kInt64)}));
     root_.children.push_back(leaf("op", false, PhysicalType::kByteArray, string));
     root_.children.push_back(leaf("ts_ms", false, PhysicalType::kInt64));
 }
 
-ParquetRowLayout::Node ParquetRowLayout::Plan(const FieldSchema &f, const std::string &name, bool force_optional,
-                                              SchemaNode *out) {
+ParquetRowLayout::Node ParquetRowLayout::Plan(const FieldSchema &f, const std::string &name,
+                                              bool force_optional, SchemaNode *out) {
     Node n;
     n.name = name;
     PhysicalType physical = PhysicalType::kByteArray;
@@ -235,21 +249,28 @@ ParquetRowLayout::Node ParquetRowLayout::Plan(const FieldSchema &f, const std::s
         case FieldType::kInt32:
             n.conv = Conv::kInt32;
             physical = PhysicalType::kInt32;
-            if (sem == semantic::kDate || sem == semantic::kConnectDate) logical = LogicalType::Date();
+            if (sem == semantic::kDate || sem == semantic::kConnectDate)
+                logical = LogicalType::Date();
             else if (sem == semantic::kTime || sem == semantic::kConnectTime)
                 logical = LogicalType::Time(TimeUnit::kMillis, false);
-            else logical = LogicalType::Integer(32, true);
+            else
+                logical = LogicalType::Integer(32, true);
             break;
         case FieldType::kInt64:
             n.conv = Conv::kInt64;
             physical = PhysicalType::kInt64;
-            if (sem == semantic::kMicroTime) logical = LogicalType::Time(TimeUnit::kMicros, false);
-            else if (sem == semantic::kNanoTime) logical = LogicalType::Time(TimeUnit::kNanos, false);
+            if (sem == semantic::kMicroTime)
+                logical = LogicalType::Time(TimeUnit::kMicros, false);
+            else if (sem == semantic::kNanoTime)
+                logical = LogicalType::Time(TimeUnit::kNanos, false);
             else if (sem == semantic::kTimestamp || sem == semantic::kConnectTimestamp)
                 logical = LogicalType::Timestamp(TimeUnit::kMillis, false);
-            else if (sem == semantic::kMicroTimestamp) logical = LogicalType::Timestamp(TimeUnit::kMicros, false);
-            else if (sem == semantic::kNanoTimestamp) logical = LogicalType::Timestamp(TimeUnit::kNanos, false);
-            else if (sem.empty()) logical = LogicalType::Integer(64, true);
+            else if (sem == semantic::kMicroTimestamp)
+                logical = LogicalType::Timestamp(TimeUnit::kMicros, false);
+            else if (sem == semantic::kNanoTimestamp)
+                logical = LogicalType::Timestamp(TimeUnit::kNanos, false);
+            else if (sem.empty())
+                logical = LogicalType::Integer(64, true);
             break;  // MicroDuration and unknown semantics: a plain INT64
         case FieldType::kFloat32:
             n.conv = Conv::kFloat;
@@ -339,23 +360,26 @@ ParquetRowLayout::Node ParquetRowLayout::Plan(const FieldSchema &f, const std::s
     }
     // REQUIRED only where a null can never arrive: a NOT NULL column of a type whose unchanged
     // TOAST value has a placeholder, or that PostgreSQL never TOASTs (fixed-size types).
-    bool can_be_unavailable_null =
-        n.conv == Conv::kDecimalInt32 || n.conv == Conv::kDecimalInt64 || n.conv == Conv::kDecimalFixed ||
-        n.conv == Conv::kDecimalText || n.conv == Conv::kVariableDecimalText || (n.conv == Conv::kText && !n.placeholder);
+    bool can_be_unavailable_null = n.conv == Conv::kDecimalInt32 || n.conv == Conv::kDecimalInt64 ||
+                                   n.conv == Conv::kDecimalFixed || n.conv == Conv::kDecimalText ||
+                                   n.conv == Conv::kVariableDecimalText ||
+                                   (n.conv == Conv::kText && !n.placeholder);
     n.optional = force_optional || f.optional || can_be_unavailable_null;
-    *out = SchemaNode::Leaf(name, n.optional ? Repetition::kOptional : Repetition::kRequired, physical, logical,
-                            type_length);
+    *out = SchemaNode::Leaf(name, n.optional ? Repetition::kOptional : Repetition::kRequired,
+                            physical, logical, type_length);
     return n;
 }
 
-void ParquetRowLayout::Levels(Node &node, int16_t parent_def, int16_t parent_rep, uint32_t *next_leaf) {
+void ParquetRowLayout::Levels(Node &node, int16_t parent_def, int16_t parent_rep,
+                              uint32_t *next_leaf) {
     node.def = static_cast<int16_t>(parent_def + (node.optional ? 1 : 0));
     node.rep = parent_rep;
     node.leaf_begin = *next_leaf;
     if (node.conv == Conv::kList) {
         // The repeated middle group adds one definition level (a present element slot) and one
         // repetition level.
-        Levels(node.children[0], static_cast<int16_t>(node.def + 1), static_cast<int16_t>(parent_rep + 1), next_leaf);
+        Levels(node.children[0], static_cast<int16_t>(node.def + 1),
+               static_cast<int16_t>(parent_rep + 1), next_leaf);
     } else if (node.conv == Conv::kStruct) {
         for (Node &child : node.children) Levels(child, node.def, parent_rep, next_leaf);
     } else {
@@ -369,7 +393,8 @@ void ParquetRowLayout::WriteNulls(const Node &node, int16_t def, int16_t rep) {
 }
 
 void ParquetRowLayout::Mismatch(const Node &node, const Value &value) const {
-    throw SinkError("parquet", "column '" + node.name + "' of table '" + table_.schema + "." + table_.table +
+    throw SinkError("parquet", "column '" + node.name + "' of table '" + table_.schema + "." +
+                                   table_.table +
                                    "' got a value its Parquet type cannot hold (value kind " +
                                    std::to_string(static_cast<int>(value.kind())) +
                                    "); this is a bug in cdcctl, please report it");
@@ -380,8 +405,10 @@ void ParquetRowLayout::WriteValue(const Node &node, const Value *value, int16_t 
     if (value == nullptr || value->kind() == Value::Kind::kNull ||
         (value->kind() == Value::Kind::kUnavailable && !node.placeholder)) {
         if (!node.optional) {
-            throw SinkError("parquet", "column '" + node.name + "' of table '" + table_.schema + "." + table_.table +
-                                           "' is NOT NULL in the source schema but an event carries a null for it");
+            throw SinkError(
+                "parquet",
+                "column '" + node.name + "' of table '" + table_.schema + "." + table_.table +
+                    "' is NOT NULL in the source schema but an event carries a null for it");
         }
         WriteNulls(node, parent_def, rep);
         return;
@@ -399,15 +426,17 @@ void ParquetRowLayout::WriteValue(const Node &node, const Value *value, int16_t 
             if (value->kind() != Value::Kind::kArray) Mismatch(node, *value);
             const auto &items = value->items();
             const Node &element = node.children[0];
-            bool nested = std::any_of(items.begin(), items.end(),
-                                      [](const Value &v) { return v.kind() == Value::Kind::kArray; });
+            bool nested = std::any_of(items.begin(), items.end(), [](const Value &v) {
+                return v.kind() == Value::Kind::kArray;
+            });
             if (!nested) {
                 if (items.empty()) {
                     WriteNulls(element, node.def, rep);
                     return;
                 }
                 for (size_t i = 0; i < items.size(); ++i) {
-                    WriteValue(element, &items[i], i == 0 ? rep : static_cast<int16_t>(node.rep + 1));
+                    WriteValue(element, &items[i],
+                               i == 0 ? rep : static_cast<int16_t>(node.rep + 1));
                 }
                 return;
             }
@@ -419,7 +448,8 @@ void ParquetRowLayout::WriteValue(const Node &node, const Value *value, int16_t 
                 const Value *v = stack.back();
                 stack.pop_back();
                 if (v->kind() == Value::Kind::kArray) {
-                    for (auto it = v->items().rbegin(); it != v->items().rend(); ++it) stack.push_back(&*it);
+                    for (auto it = v->items().rbegin(); it != v->items().rend(); ++it)
+                        stack.push_back(&*it);
                 } else {
                     flat.push_back(v);
                 }
@@ -433,7 +463,9 @@ void ParquetRowLayout::WriteValue(const Node &node, const Value *value, int16_t 
             }
             return;
         }
-        default: WriteLeaf(node, *value, rep); return;
+        default:
+            WriteLeaf(node, *value, rep);
+            return;
     }
 }
 
@@ -458,14 +490,20 @@ void ParquetRowLayout::WriteLeaf(const Node &node, const Value &value, int16_t r
             col.WriteInt64(value.as_int(), rep);
             return;
         case Conv::kFloat:
-            if (kind == Value::Kind::kDouble) col.WriteFloat(static_cast<float>(value.as_double()), rep);
-            else if (kind == Value::Kind::kInt) col.WriteFloat(static_cast<float>(value.as_int()), rep);
-            else Mismatch(node, value);
+            if (kind == Value::Kind::kDouble)
+                col.WriteFloat(static_cast<float>(value.as_double()), rep);
+            else if (kind == Value::Kind::kInt)
+                col.WriteFloat(static_cast<float>(value.as_int()), rep);
+            else
+                Mismatch(node, value);
             return;
         case Conv::kDouble:
-            if (kind == Value::Kind::kDouble) col.WriteDouble(value.as_double(), rep);
-            else if (kind == Value::Kind::kInt) col.WriteDouble(static_cast<double>(value.as_int()), rep);
-            else Mismatch(node, value);
+            if (kind == Value::Kind::kDouble)
+                col.WriteDouble(value.as_double(), rep);
+            else if (kind == Value::Kind::kInt)
+                col.WriteDouble(static_cast<double>(value.as_int()), rep);
+            else
+                Mismatch(node, value);
             return;
         case Conv::kText:
         case Conv::kBytes:
@@ -475,9 +513,11 @@ void ParquetRowLayout::WriteLeaf(const Node &node, const Value &value, int16_t r
         case Conv::kDecimalInt32:
         case Conv::kDecimalInt64: {
             int64_t v;
-            if (kind != Value::Kind::kBytes || !BytesToInt64(value.as_string(), &v)) Mismatch(node, value);
+            if (kind != Value::Kind::kBytes || !BytesToInt64(value.as_string(), &v))
+                Mismatch(node, value);
             if (node.conv == Conv::kDecimalInt32) {
-                if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max()) {
+                if (v < std::numeric_limits<int32_t>::min() ||
+                    v > std::numeric_limits<int32_t>::max()) {
                     Mismatch(node, value);
                 }
                 col.WriteInt32(static_cast<int32_t>(v), rep);
@@ -509,16 +549,19 @@ void ParquetRowLayout::WriteLeaf(const Node &node, const Value &value, int16_t r
             return;
         case Conv::kVariableDecimalText: {
             if (kind != Value::Kind::kStruct || value.items().size() != 2 ||
-                value.items()[0].kind() != Value::Kind::kInt || value.items()[1].kind() != Value::Kind::kBytes) {
+                value.items()[0].kind() != Value::Kind::kInt ||
+                value.items()[1].kind() != Value::Kind::kBytes) {
                 Mismatch(node, value);
             }
             scratch_.clear();
-            AppendDecimalText(value.items()[1].as_string(), static_cast<int32_t>(value.items()[0].as_int()));
+            AppendDecimalText(value.items()[1].as_string(),
+                              static_cast<int32_t>(value.items()[0].as_int()));
             col.WriteBytes(scratch_, rep);
             return;
         }
         case Conv::kUuid:
-            if (kind != Value::Kind::kString || !ParseUuid(value.as_string(), &fixed_)) Mismatch(node, value);
+            if (kind != Value::Kind::kString || !ParseUuid(value.as_string(), &fixed_))
+                Mismatch(node, value);
             col.WriteBytes(fixed_, rep);
             return;
         case Conv::kZonedTimestamp: {
@@ -530,7 +573,8 @@ void ParquetRowLayout::WriteLeaf(const Node &node, const Value &value, int16_t r
             return;
         }
         case Conv::kStruct:
-        case Conv::kList: Mismatch(node, value);
+        case Conv::kList:
+            Mismatch(node, value);
     }
 }
 
@@ -598,7 +642,8 @@ void ParquetRowLayout::WriteRow(const std::vector<Node> &nodes, const Row *row, 
     }
 }
 
-void ParquetRowLayout::WriteEvent(const ChangeEvent &event, const std::vector<parquet::ColumnWriter *> &columns) {
+void ParquetRowLayout::WriteEvent(const ChangeEvent &event,
+                                  const std::vector<parquet::ColumnWriter *> &columns) {
     cols_ = &columns;
     const char op = static_cast<char>(event.op);
     const std::string_view op_text(&op, 1);
@@ -666,10 +711,14 @@ void ParquetRowLayout::WriteEvent(const ChangeEvent &event, const std::vector<pa
     }
     columns[m + 7]->WriteBytes(table_.schema);
     columns[m + 8]->WriteBytes(table_.table);
-    if (s.tx_id < 0) columns[m + 9]->WriteNull(0);
-    else columns[m + 9]->WriteInt64(s.tx_id);
-    if (s.lsn == 0) columns[m + 10]->WriteNull(0);
-    else columns[m + 10]->WriteInt64(static_cast<int64_t>(s.lsn));
+    if (s.tx_id < 0)
+        columns[m + 9]->WriteNull(0);
+    else
+        columns[m + 9]->WriteInt64(s.tx_id);
+    if (s.lsn == 0)
+        columns[m + 10]->WriteNull(0);
+    else
+        columns[m + 10]->WriteInt64(static_cast<int64_t>(s.lsn));
     columns[m + 11]->WriteBytes(op_text);
     columns[m + 12]->WriteInt64(event.ts_ms);
 }

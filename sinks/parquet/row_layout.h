@@ -11,7 +11,8 @@
 //   Json                                 BYTE_ARRAY JSON
 //   Uuid                                 FIXED_LEN_BYTE_ARRAY(16) UUID
 //   Decimal(p, s), 0 <= s <= p <= 38     DECIMAL(p, s) on INT32 (p <= 9), INT64 (p <= 18), else
-//                                        FIXED_LEN_BYTE_ARRAY of the fewest bytes that hold p digits
+//                                        FIXED_LEN_BYTE_ARRAY of the fewest bytes that hold p
+//                                        digits
 //   Decimal beyond that (p > 38, s < 0   BYTE_ARRAY STRING with the exact decimal text
 //     or s > p), VariableScaleDecimal    ("-12.50"): Parquet's DECIMAL needs one fixed scale, and
 //                                        readers stop at 38 digits
@@ -96,9 +97,9 @@ private:
         int16_t def = 0;           // definition level when this node holds a value
         int16_t rep = 0;           // repetition level of the nearest repeated ancestor
         uint32_t leaf_begin = 0, leaf_end = 0;
-        int32_t scale = 0;        // decimals
-        int32_t fixed_len = 0;    // kDecimalFixed
-        std::string name;         // for messages
+        int32_t scale = 0;           // decimals
+        int32_t fixed_len = 0;       // kDecimalFixed
+        std::string name;            // for messages
         std::vector<Node> children;  // kStruct: fields; kList: the element
     };
 
@@ -128,9 +129,9 @@ private:
     uint32_t meta_leaf_ = 0;  // the first leaf after the table's columns (or after before/after)
 
     const std::vector<parquet::ColumnWriter *> *cols_ = nullptr;
-    std::string scratch_;             // reused: positions, decimal text
-    std::string fixed_;               // reused: FIXED_LEN_BYTE_ARRAY decimals and UUIDs
-    std::vector<uint32_t> limbs_;     // reused: decimal conversion
+    std::string scratch_;          // reused: positions, decimal text
+    std::string fixed_;            // reused: FIXED_LEN_BYTE_ARRAY decimals and UUIDs
+    std::vector<uint32_t> limbs_;  // reused: decimal conversion
 };
 
 }  // namespace cdcctl

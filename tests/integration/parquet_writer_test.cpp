@@ -855,6 +855,8 @@ TEST_CASE(
                 SchemaNode::Leaf("grow", Repetition::kOptional, PhysicalType::kByteArray,
                                  LogicalType::String()),
                 SchemaNode::Leaf("small", Repetition::kRequired, PhysicalType::kInt32),
+                SchemaNode::Leaf("tag", Repetition::kRequired, PhysicalType::kFixedLenByteArray,
+                                 LogicalType::Uuid(), 16),
             });
         pq::FileWriter w(out, root, o);
         for (int i = 0; i < kRows; ++i) {
@@ -867,6 +869,7 @@ TEST_CASE(
             std::string g = grow_value(i);
             w.column(2).WriteBytes(g);
             w.column(3).WriteInt32(i % 100);
+            w.column(4).WriteBytes(i % 3 == 0 ? kUuidA : i % 3 == 1 ? kUuidMin : kUuidMax);
             w.AddRows(1);
             if (i + 1 == kRows / 2) {
                 CHECK(w.buffered_rows() == kRows / 2);
@@ -910,6 +913,13 @@ TEST_CASE(
     CHECK(low["DICTIONARY_PAGE/PLAIN"] == 1);
     CHECK(low["DATA_PAGE/RLE_DICTIONARY"] > 1);
     CHECK(low.count("DATA_PAGE/PLAIN") == 0);
+    // FIXED_LEN_BYTE_ARRAY dictionary entries are the raw 16 bytes.
+    auto tag = EncodingStats(HypChunk(hyp, 0, "tag"));
+    CHECK(tag["DICTIONARY_PAGE/PLAIN"] == 1);
+    CHECK(tag.count("DATA_PAGE/PLAIN") == 0);
+    CHECK(rows[3]["tag"] == R"("123e4567-e89b-12d3-a456-426614174000")");
+    CHECK(rows[4]["tag"] == R"("00000000-0000-0000-0000-000000000000")");
+    CHECK(rows[29999]["tag"] == R"("ffffffff-ffff-ffff-ffff-ffffffffffff")");
     auto small = EncodingStats(HypChunk(hyp, 0, "small"));
     CHECK(small.count("DATA_PAGE/PLAIN") == 0);
     CHECK(Min(HypChunk(hyp, 0, "small")["encodings"]) == R"(["PLAIN","RLE_DICTIONARY"])");
@@ -921,10 +931,12 @@ TEST_CASE(
     Json duck =
         Duck(file, {"--metadata", "--sql",
                     "SELECT count(*), count(low), count(DISTINCT low), count(DISTINCT grow), "
-                    "min(grow), max(grow), sum(id), sum(small), "
-                    "bool_and(grow = 'value-' || (id // 2)) FROM t"});
-    CHECK(Min(duck.root["rows"]) ==
-          R"([["30000","25714","5","15000","value-0","value-9999","449985000","1485000",true]])");
+                    "min(grow), max(grow), sum(id), sum(small), count(DISTINCT tag), "
+                    "bool_and(grow = 'value-' || (id // 2)), count(*) FILTER "
+                    "(WHERE tag = '123e4567-e89b-12d3-a456-426614174000') FROM t"});
+    CHECK(
+        Min(duck.root["rows"]) ==
+        R"([["30000","25714","5","15000","value-0","value-9999","449985000","1485000","3",true,"10000"]])");
     auto gm = DuckMeta(duck, "grow");
     REQUIRE(gm.size() == 2);
     CHECK(Str(gm[0]["compression"]) == "ZSTD");
@@ -935,7 +947,8 @@ TEST_CASE(
     CHECK(Str(gm[1]["stats_min_value"]) == "value-10000");
     CHECK(Str(gm[1]["stats_max_value"]) == "value-9999");
     auto lm = DuckMeta(duck, "low");
-    CHECK(std::stoi(Str(lm[0]["stats_null_count"])) + std::stoi(Str(lm[1]["stats_null_count"])) == 4286);
+    CHECK(std::stoi(Str(lm[0]["stats_null_count"])) + std::stoi(Str(lm[1]["stats_null_count"])) ==
+          4286);
 }
 
 TEST_CASE("each row group carries its own statistics, in each type's sort order") {

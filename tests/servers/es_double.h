@@ -39,6 +39,19 @@
 // write with ?refresh=true|wait_for, or one second after the first unrefreshed write (the
 // default index.refresh_interval). GET _doc is real time. Documents(), Get() see every write.
 // Where the double deviates from the reference, the .cpp says so next to the code.
+//
+// Where the double differs from Elasticsearch (it is not Elasticsearch):
+// - parse failures are always mapper_parsing_exception (8.8+ says document_parsing_exception);
+// - delete tombstones are kept for the whole test (Elasticsearch: index.gc_deletes, 60s);
+// - an action line without its source line at the end of the body is rejected (Elasticsearch
+//   drops it silently); update scripts are refused;
+// - no date detection or date format checks; one shard, _primary_term 1;
+// - _search knows match_all and ids only; hits are sorted by _id; filter_path is ignored and
+//   responses are never compressed; writes become searchable one second after the first
+//   unrefreshed write (or on _refresh / ?refresh=true);
+// - an API key is compared as the raw header value, and there are no 403 permission checks;
+// - parse error reasons carry simdjson's wording; with store = false every write is "created"
+//   and no versioning or mapping check is made.
 #pragma once
 
 #include <chrono>

@@ -753,6 +753,15 @@ TEST_CASE("the elasticsearch sink needs url or urls, not both, and http(s) URLs"
           "https:// URL, such as http://localhost:9200)");
 }
 
+TEST_CASE("an elasticsearch URL with credentials in it is rejected without echoing them") {
+    auto lines = Errors("source: {type: postgres, database: d, tables: [a.b]}\n"
+                        "sink: {type: elasticsearch, url: 'https://elastic:pa/ss@es:9200'}\n");
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0] ==
+          "shop.yaml:2:34: sink.url: invalid value 'https://***@es:9200' (put credentials in "
+          "'user' and 'password' or 'api_key', not in the URL)");
+}
+
 TEST_CASE("the parquet sink reads every key and defaults the rest") {
     auto c = Load("source: {type: postgres, database: d, tables: [a.b]}\n"
                   "sink:\n"

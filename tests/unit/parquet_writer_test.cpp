@@ -264,6 +264,21 @@ TEST_CASE("schemas Parquet cannot express are refused with a message naming the 
           "Parquet schema: 'g' is a LIST but does not have exactly one repeated child");
 }
 
+TEST_CASE("codecs the writer does not implement, and bad gzip levels, are refused") {
+    MemoryOutput out;
+    SchemaNode root = OneColumn(SchemaNode::Leaf("v", Repetition::kRequired, PhysicalType::kInt32));
+    WriterOptions lzo;
+    lzo.codec = static_cast<Codec>(3);
+    CHECK_THROWS_WITH_AS(FileWriter(out, root, lzo),
+                         "Parquet codec 3 is not supported; use UNCOMPRESSED, SNAPPY, GZIP or ZSTD",
+                         std::invalid_argument);
+    WriterOptions gzip;
+    gzip.codec = Codec::kGzip;
+    gzip.compression_level = 12;
+    CHECK_THROWS_WITH_AS(FileWriter(out, root, gzip), "gzip compression_level must be 1..9, got 12",
+                         std::invalid_argument);
+}
+
 TEST_CASE("calls that do not fit the column are refused") {
     MemoryOutput out;
     SchemaNode root = SchemaNode::Group(
@@ -312,7 +327,8 @@ TEST_CASE("an Output that fails makes the flush throw its error, and Close is id
     CHECK_THROWS_WITH_AS(w.FlushRowGroup(), "No space left on device", std::runtime_error);
 
     MemoryOutput mem;
-    FileWriter ok(mem, OneColumn(SchemaNode::Leaf("v", Repetition::kRequired, PhysicalType::kInt64)),
+    FileWriter ok(mem,
+                  OneColumn(SchemaNode::Leaf("v", Repetition::kRequired, PhysicalType::kInt64)),
                   Plain());
     ok.column(0).WriteInt64(1);
     ok.AddRows(1);

@@ -42,8 +42,9 @@ Compressor::Compressor(Codec codec, int level)
             state_->zs_ready = true;
             break;
         default:
-            throw std::invalid_argument("unsupported Parquet codec " +
-                                        std::to_string(static_cast<int>(codec)));
+            throw std::invalid_argument(
+                "Parquet codec " + std::to_string(static_cast<int>(codec)) +
+                " is not supported; use UNCOMPRESSED, SNAPPY, GZIP or ZSTD");
     }
 }
 

@@ -1,5 +1,6 @@
 #include "sinks/parquet/format/encoding.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace cdcctl::parquet {
