@@ -1,5 +1,6 @@
 #include "sinks/elasticsearch/bulk_request.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -7,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/json/json_writer.h"
+#include "core/runtime/log.h"
 
 namespace cdcctl::es {
 namespace {
@@ -356,7 +358,7 @@ const std::string &BulkEncoder::IndexOf(const TableSchemaPtr &table) {
     return EntryFor(table).index;
 }
 
-void BulkEncoder::AppendRowDocument(std::string *out, const Entry &entry, const Row &row) {
+void BulkEncoder::AppendRowDocument(std::string *out, Entry &entry, const Row &row) {
     const TableSchema &table = *entry.table;
     out->push_back('{');
     for (size_t i = 0; i < table.columns.size(); ++i) {
@@ -365,6 +367,19 @@ void BulkEncoder::AppendRowDocument(std::string *out, const Entry &entry, const 
         if (i >= row.size()) {
             out->append("null", 4);
             continue;
+        }
+        if (row[i].kind() == Value::Kind::kUnavailable && !entry.warned_unavailable) {
+            entry.warned_unavailable = true;
+            std::string name = table.schema + "." + table.table;
+            log::Warn("elasticsearch",
+                      "Table '" + name + "' sent an update without the unchanged TOASTed value " +
+                          "of column '" + f.name +
+                          "' (its replica identity is not FULL), so the document's field is "
+                          "overwritten with the placeholder '__debezium_unavailable_value'. Run "
+                          "ALTER TABLE " +
+                          name +
+                          " REPLICA IDENTITY FULL so that every change carries the whole row. "
+                          "This is said once per table.");
         }
         // Semantic types are rare next to plain columns: look at them only when there is one.
         if (f.semantic.empty() && f.type != FieldType::kArray)
@@ -375,17 +390,21 @@ void BulkEncoder::AppendRowDocument(std::string *out, const Entry &entry, const 
     out->push_back('}');
 }
 
-void BulkEncoder::BuildId(const Entry &entry, const ChangeEvent &event, const Row &row) {
+void BulkEncoder::BuildId(const Entry &entry, const ChangeEvent &event, const Row &row,
+                          std::string *out) {
     const TableSchema &table = *entry.table;
-    id_.clear();
+    out->clear();
     if (config_.id == EsIdMode::kPosition) {
-        id_ += table.topic;
-        id_.push_back('/');
-        json::AppendUint(&id_, event.source.commit_lsn);
-        id_.push_back('/');
-        json::AppendUint(&id_, event.source.lsn);
-        id_.push_back('/');
-    } else if (table.key.empty()) {
+        *out += table.topic;
+        out->push_back('/');
+        json::AppendUint(out, event.source.commit_lsn);
+        out->push_back('/');
+        json::AppendUint(out, event.source.lsn);
+        out->push_back('/');
+        json::AppendUint(out, entry.ordinal);
+        return;
+    }
+    if (table.key.empty()) {
         throw SinkError(
             "elasticsearch",
             "table '" + table.schema + "." + table.table +
@@ -395,21 +414,43 @@ void BulkEncoder::BuildId(const Entry &entry, const ChangeEvent &event, const Ro
     }
     if (table.key.size() == 1) {
         size_t k = table.key[0];
-        if (k < row.size()) AppendIdText(&id_, table.columns[k], row[k]);
+        if (k < row.size()) AppendIdText(out, table.columns[k], row[k]);
         return;
     }
     std::string part;
     for (size_t n = 0; n < table.key.size(); ++n) {
         size_t k = table.key[n];
-        if (n > 0) id_.push_back('|');
+        if (n > 0) out->push_back('|');
         part.clear();
         if (k < row.size()) AppendIdText(&part, table.columns[k], row[k]);
         for (char c : part) {
-            if (c == '\\' || c == '|') id_.push_back('\\');
-            id_.push_back(c);
+            if (c == '\\' || c == '|') out->push_back('\\');
+            out->push_back(c);
         }
     }
 }
+
+void BulkEncoder::AppendIdFields(const Entry &entry, const ChangeEvent &event,
+                                 const std::string &id, size_t prefix, std::string *body,
+                                 BulkItem *item) {
+    item->id_at = static_cast<uint32_t>(prefix);
+    body->append(R"(,"_id":")"sv);
+    json::AppendEscaped(body, id);
+    body->push_back('"');
+    item->id_len = static_cast<uint32_t>(body->size() - item->begin - prefix);
+    if (event.source.commit_lsn != 0) {
+        body->append(R"(,"version":)"sv);
+        json::AppendUint(body, event.source.commit_lsn);
+        body->append(R"(,"version_type":"external_gte")"sv);
+    }
+    uint64_t h = std::hash<std::string_view>{}(id) ^ (entry.index_hash * 0x9E3779B97F4A7C15ULL);
+    item->id_hash = h == 0 ? 1 : h;
+}
+
+namespace {
+constexpr size_t kIndexPrefix = sizeof(R"({"index":{)") - 1;
+constexpr size_t kDeletePrefix = sizeof(R"({"delete":{)") - 1;
+}  // namespace
 
 bool BulkEncoder::Append(const ChangeEvent &event, std::string *body, BulkItem *item) {
     if (event.table == nullptr)
@@ -426,23 +467,27 @@ bool BulkEncoder::Append(const ChangeEvent &event, std::string *body, BulkItem *
         row = &event.before;
     if (row == nullptr) return false;
 
+    item->id_hash = 0;
+    item->id_at = 0;
+    item->id_len = 0;
+    if (config_.id == EsIdMode::kPosition) {
+        if (entry.seen_position && entry.last_commit_lsn == event.source.commit_lsn &&
+            entry.last_lsn == event.source.lsn) {
+            ++entry.ordinal;
+        } else {
+            entry.seen_position = true;
+            entry.last_commit_lsn = event.source.commit_lsn;
+            entry.last_lsn = event.source.lsn;
+            entry.ordinal = 0;
+        }
+    }
+    // Before anything is appended: BuildId may throw, and the body must stay well-formed.
+    if (config_.id != EsIdMode::kNone) BuildId(entry, event, *row, &id_);
+
     item->begin = body->size();
     body->append(deletes ? entry.delete_action : entry.index_action);
-    item->id_hash = 0;
-    if (config_.id != EsIdMode::kNone) {
-        BuildId(entry, event, *row);
-        body->append(R"(,"_id":")"sv);
-        json::AppendEscaped(body, id_);
-        body->push_back('"');
-        if (event.source.commit_lsn != 0) {
-            body->append(R"(,"version":)"sv);
-            json::AppendUint(body, event.source.commit_lsn);
-            body->append(R"(,"version_type":"external_gte")"sv);
-        }
-        uint64_t h =
-            std::hash<std::string_view>{}(id_) ^ (entry.index_hash * 0x9E3779B97F4A7C15ULL);
-        item->id_hash = h == 0 ? 1 : h;
-    }
+    if (config_.id != EsIdMode::kNone)
+        AppendIdFields(entry, event, id_, deletes ? kDeletePrefix : kIndexPrefix, body, item);
     body->append("}}\n", 3);
     item->source = body->size();
     if (!deletes) {
@@ -452,6 +497,31 @@ bool BulkEncoder::Append(const ChangeEvent &event, std::string *body, BulkItem *
             AppendRowDocument(body, entry, *row);
         body->push_back('\n');
     }
+    item->end = body->size();
+    return true;
+}
+
+bool BulkEncoder::AppendKeyChange(const ChangeEvent &event, std::string *body, BulkItem *item) {
+    if (config_.id != EsIdMode::kKey || event.op != Op::kUpdate || !event.has_before ||
+        !event.has_after || event.table == nullptr) {
+        return false;
+    }
+    Entry &entry = EntryFor(event.table);
+    const TableSchema &table = *entry.table;
+    if (table.key.empty()) return false;  // Append says why
+    for (size_t k : table.key) {
+        // No old key to compare with (a before state without the key columns).
+        if (k >= event.before.size() || event.before[k].kind() == Value::Kind::kUnavailable)
+            return false;
+    }
+    BuildId(entry, event, event.after, &id_);
+    BuildId(entry, event, event.before, &old_id_);
+    if (id_ == old_id_) return false;
+    item->begin = body->size();
+    body->append(entry.delete_action);
+    AppendIdFields(entry, event, old_id_, kDeletePrefix, body, item);
+    body->append("}}\n", 3);
+    item->source = body->size();
     item->end = body->size();
     return true;
 }
@@ -475,7 +545,27 @@ void BulkAssembler::Add(BulkEncoder &encoder, const ChangeEvent &event, uint64_t
                         std::vector<std::unique_ptr<BulkRequest>> *sealed) {
     BulkItem item;
     item.seq = seq;
-    if (!encoder.Append(event, &open_->body, &item)) return;
+    if (encoder.AppendKeyChange(event, &open_->body, &item)) Place(item, sealed);
+    item = BulkItem{};
+    item.seq = seq;
+    if (encoder.Append(event, &open_->body, &item)) Place(item, sealed);
+}
+
+void BulkAssembler::Place(BulkItem item, std::vector<std::unique_ptr<BulkRequest>> *sealed) {
+    if (item.id_hash != 0) {
+        auto [it, inserted] = open_ids_.try_emplace(item.id_hash, open_->items.size());
+        if (!inserted) {
+            BulkItem &earlier = open_->items[it->second];
+            std::string_view body = open_->body;
+            if (!earlier.superseded && earlier.id_len == item.id_len &&
+                body.substr(earlier.begin + earlier.id_at, earlier.id_len) ==
+                    body.substr(item.begin + item.id_at, item.id_len)) {
+                earlier.superseded = true;
+                item.seq = std::min(item.seq, earlier.seq);
+            }
+            it->second = open_->items.size();
+        }
+    }
     open_->items.push_back(item);
     if (open_->items.size() > 1 && open_->body.size() > max_bytes_) {
         // The last document does not fit: it starts the next request.
@@ -488,19 +578,54 @@ void BulkAssembler::Add(BulkEncoder &encoder, const ChangeEvent &event, uint64_t
         last.end -= last.begin;
         last.begin = 0;
         next->items.push_back(last);
-        sealed->push_back(std::move(open_));
+        Seal(std::move(open_), sealed);
         open_ = std::move(next);
+        open_ids_.clear();
+        if (last.id_hash != 0) open_ids_.emplace(last.id_hash, 0);
     }
     if (open_->items.size() >= max_docs_ || open_->body.size() >= max_bytes_) {
-        sealed->push_back(std::move(open_));
+        Seal(std::move(open_), sealed);
         open_ = Fresh();
+        open_ids_.clear();
     }
+}
+
+void BulkAssembler::Compact(BulkRequest *request) {
+    auto &items = request->items;
+    if (std::none_of(items.begin(), items.end(), [](const BulkItem &i) { return i.superseded; }))
+        return;
+    scratch_.clear();
+    size_t kept = 0;
+    for (const BulkItem &old : items) {
+        if (old.superseded) continue;
+        BulkItem item = old;
+        size_t begin = scratch_.size();
+        scratch_.append(request->body, old.begin, old.end - old.begin);
+        item.source = begin + (old.source - old.begin);
+        item.end = begin + (old.end - old.begin);
+        item.begin = begin;
+        items[kept++] = item;
+    }
+    items.resize(kept);
+    request->body.swap(scratch_);
+}
+
+void BulkAssembler::Seal(std::unique_ptr<BulkRequest> request,
+                         std::vector<std::unique_ptr<BulkRequest>> *sealed) {
+    Compact(request.get());
+    if (request->items.empty()) {
+        Recycle(std::move(request));
+        return;
+    }
+    sealed->push_back(std::move(request));
 }
 
 std::unique_ptr<BulkRequest> BulkAssembler::TakeOpen() {
     if (open_->items.empty()) return nullptr;
     auto r = std::move(open_);
     open_ = Fresh();
+    open_ids_.clear();
+    Compact(r.get());
     return r;
 }
 

@@ -16,12 +16,21 @@
 // Document ids (id: key): the key column's value as text (integers in decimal, strings as they
 // are, bytes in base64). Composite keys join the columns' texts with '|', each text with '\' and
 // '|' escaped by a '\' ("a|b" + "c" -> "a\|b|c"), so that different keys never share an id.
-// id: position: "<topic>/<commit_lsn>/<lsn>/<key>" (one document per event, deletes included,
-// as the same text again on a replay). id: none: no _id and no version; Elasticsearch picks ids
-// and deletes cannot be applied (they are skipped).
+// id: position: "<topic>/<commit_lsn>/<lsn>/<ordinal>", one document per event, deletes
+// included. The ordinal counts the consecutive events of one table that share commit_lsn and lsn
+// (the changes of one WAL record, such as a multi-row INSERT, or a table's snapshot rows, which
+// all carry the consistent point), from 0 in source order; replays start at transaction
+// boundaries, so a replay names every event as before. id: none: no _id and no version;
+// Elasticsearch picks ids and deletes cannot be applied (they are skipped).
+//
+// An update that changes the key (id: key; pgoutput sends the old key as the before state) is a
+// delete of the document under the old key followed by the index of the new one, both at the
+// event's version, whatever on_delete says: the row was not deleted, it moved.
 //
 // Row documents: the after state (position mode, deletes: the before state), one member per
 // column, with dates, timestamps and precise decimals converted as index_mapping.h describes.
+// Unchanged TOASTed values (REPLICA IDENTITY DEFAULT) have no value to write and become the
+// placeholder "__debezium_unavailable_value"; the first such value of a table logs a warning.
 // Envelope documents: the EnvelopeEncoder's Debezium event, unchanged. Truncate events have no
 // document and are skipped.
 #pragma once
@@ -46,7 +55,11 @@ struct BulkItem {
     size_t source = 0;     // the source line's first byte (== end for deletes)
     size_t end = 0;        // one past the last line's "\n"
     uint64_t id_hash = 0;  // index and _id; 0: no id (never held back for ordering)
-    int attempts = 0;      // retries of this item so far
+    // The action line's "_index":..,"_id":".." bytes, relative to begin (id_len 0: no id).
+    uint32_t id_at = 0;
+    uint32_t id_len = 0;
+    int attempts = 0;         // retries of this item so far
+    bool superseded = false;  // a later item of the same document replaced it (not sent)
 };
 
 struct BulkRequest {
@@ -80,6 +93,10 @@ public:
     // is ignored). Throws SinkError when the index name is invalid or, with id: key, the table
     // has no key.
     bool Append(const ChangeEvent &event, std::string *body, BulkItem *item);
+    // With id: key, for an update whose before state has another key than its after state:
+    // appends the delete of the document under the old key (call it before Append). False, and
+    // nothing appended, for every other event.
+    bool AppendKeyChange(const ChangeEvent &event, std::string *body, BulkItem *item);
 
     // The index `table`'s events go to: the template filled in and lowercased.
     const std::string &IndexOf(const TableSchemaPtr &table);
@@ -92,10 +109,21 @@ private:
         std::string delete_action;      // {"delete":{"_index":"<index>"
         std::vector<std::string> keys;  // per column: "<escaped name>":
         uint64_t index_hash = 0;
+        // id: position: the (commit_lsn, lsn) of the last event and its ordinal.
+        uint64_t last_commit_lsn = 0, last_lsn = 0, ordinal = 0;
+        bool seen_position = false;
+        bool warned_unavailable = false;
     };
     Entry &EntryFor(const TableSchemaPtr &table);
-    void AppendRowDocument(std::string *out, const Entry &entry, const Row &row);
-    void BuildId(const Entry &entry, const ChangeEvent &event, const Row &key_row);
+    void AppendRowDocument(std::string *out, Entry &entry, const Row &row);
+    // The document id of `row` (id: key) or of the event (id: position) into *out, unescaped.
+    // Throws SinkError when id: key and the table has no key.
+    void BuildId(const Entry &entry, const ChangeEvent &event, const Row &key_row,
+                 std::string *out);
+    // Appends ,"_id":"..","version":..,"version_type":"external_gte" and fills in the item's
+    // id fields; `prefix` is the length of the action's {"index":{ or {"delete":{.
+    void AppendIdFields(const Entry &entry, const ChangeEvent &event, const std::string &id,
+                        size_t prefix, std::string *body, BulkItem *item);
 
     BulkEncoderConfig config_;
     EnvelopeEncoder envelope_;
@@ -103,7 +131,8 @@ private:
     std::unordered_map<std::string, const TableSchema *> by_topic_;
     const TableSchema *last_table_ = nullptr;
     Entry *last_entry_ = nullptr;
-    std::string id_;  // the current document id, unescaped; reused
+    std::string id_;      // the current document id, unescaped; reused
+    std::string old_id_;  // the old key's id of a key-changing update; reused
 };
 
 // Fills an index template: ${topic}, ${schema}, ${table}, then lowercases. Returns "" and sets
@@ -121,6 +150,13 @@ void AppendDecimalText(std::string *out, std::string_view unscaled, int scale);
 
 // Cuts the encoded events into requests of at most max_docs documents and about max_bytes
 // (a single document larger than max_bytes travels alone).
+//
+// A request holds at most one write per document: an item whose index and _id an earlier item
+// of the open request has replaces it (last write wins, as it would when both were applied in
+// order). Otherwise a partial retry could reorder them: the first gets a 429, the second is
+// applied, the first is sent again and, at the same version (one transaction), wins. The
+// replacing item takes the lower seq of the two, so the earlier event's batch stays unfinished
+// until the item that carries its effect is done.
 class BulkAssembler {
 public:
     BulkAssembler(size_t max_bytes, size_t max_docs);
@@ -138,9 +174,17 @@ public:
 
 private:
     std::unique_ptr<BulkRequest> Fresh();
+    void Place(BulkItem item, std::vector<std::unique_ptr<BulkRequest>> *sealed);
+    // Drops the superseded items (and their bytes) of `request`.
+    void Compact(BulkRequest *request);
+    // Appends the compacted `request` to `sealed` unless nothing is left of it.
+    void Seal(std::unique_ptr<BulkRequest> request,
+              std::vector<std::unique_ptr<BulkRequest>> *sealed);
     size_t max_bytes_, max_docs_;
     std::unique_ptr<BulkRequest> open_;
+    std::unordered_map<uint64_t, size_t> open_ids_;  // id_hash -> the open request's item
     std::vector<std::unique_ptr<BulkRequest>> spare_;
+    std::string scratch_;
 };
 
 // The ordering rule: a request is not sent while an earlier request that is still unfinished

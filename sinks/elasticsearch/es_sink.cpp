@@ -23,6 +23,7 @@
 #include <csignal>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -246,6 +247,7 @@ public:
                                 "cannot open the dead-letter file '" + cfg_.dead_letter_path +
                                     "': " + std::strerror(errno) + ". Check 'dead_letter_path'.");
             }
+            SyncParentDirectory(cfg_.dead_letter_path);
         }
         if (cfg_.gzip) {
             std::memset(&zstream_, 0, sizeof(zstream_));
@@ -266,7 +268,11 @@ public:
             tracks_.push_back({batch.seq, 0});
         }
         for (const ChangeEvent &event : batch) {
-            if (event.table == nullptr) continue;
+            if (event.table == nullptr) {
+                throw SinkError(kComponent,
+                                "a change event reached the sink without a table schema (a bug "
+                                "in cdcctl)");
+            }
             if (event.table.get() != last_ensured_) EnsureIndex(event.table);
             assembler_.Add(encoder_, event, batch.seq, &sealed_);
             if (!sealed_.empty()) Push();
@@ -472,12 +478,27 @@ private:
         return stop_;
     }
 
+    // An exception must not leave the thread (std::terminate): it becomes the run's SinkError,
+    // thrown on the pipeline's thread by the next Write or Flush.
     void IoLoop() {
         sigset_t stop_signals;
         sigemptyset(&stop_signals);
         sigaddset(&stop_signals, SIGINT);
         sigaddset(&stop_signals, SIGTERM);
         pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+        try {
+            RunIo();
+        } catch (const std::exception &e) {
+            Fatal(std::string("the I/O thread failed: ") + e.what() +
+                  ". Nothing past the last confirmed position is confirmed.");
+        } catch (...) {
+            Fatal(
+                "the I/O thread failed with an unknown exception. Nothing past the last "
+                "confirmed position is confirmed.");
+        }
+    }
+
+    void RunIo() {
         std::vector<es::MultiClient::Completed> done;
         while (!Stopping()) {
             Dispatch();
@@ -729,6 +750,22 @@ private:
             w.Null();
         w.EndObject();
         out->push_back('\n');
+    }
+
+    // The file may have just been created: its directory entry is durable only once the
+    // directory is synced, or a crash could lose the file with the lines fdatasync'd into it.
+    static void SyncParentDirectory(const std::string &file) {
+        std::string dir = std::filesystem::path(file).parent_path().string();
+        if (dir.empty()) dir = ".";
+        int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        bool ok = fd >= 0 && ::fsync(fd) == 0;
+        int err = errno;
+        if (fd >= 0) ::close(fd);
+        if (!ok) {
+            throw SinkError(kComponent, "cannot sync the directory '" + dir +
+                                            "' of the dead-letter file: " + std::strerror(err) +
+                                            ". Check 'dead_letter_path'.");
+        }
     }
 
     bool WriteDeadLetters(const std::string &lines) {

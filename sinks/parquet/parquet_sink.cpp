@@ -29,6 +29,9 @@ using SteadyClock = std::chrono::steady_clock;
 // A row group is also flushed at this many buffered bytes, so that wide rows cannot make
 // row_group_rows rows a memory problem.
 constexpr size_t kRowGroupMaxBytes = size_t{64} << 20;
+// Every open file (one per table, and per day with partition_by: date) holds its row group in
+// memory; past this sum over all of them the largest row groups are written out early.
+constexpr size_t kSinkMaxBufferedBytes = size_t{256} << 20;
 // How often (in rows) the byte limits are looked at within a batch.
 constexpr int64_t kSizeCheckRows = 1024;
 
@@ -164,6 +167,7 @@ private:
             }
         }
         written_seq_ = batch.seq;
+        LimitBufferedBytes();
         // At the batch boundary: the byte limit, and the age limit of every open file.
         auto now = SteadyClock::now();
         for (auto it = files_.begin(); it != files_.end();) {
@@ -172,6 +176,24 @@ private:
             if (OverMaxBytes(file) || Aged(file, now)) Complete(file);
         }
         return WriteResult::kOk;
+    }
+
+    void LimitBufferedBytes() {
+        size_t total = 0;
+        for (const auto &[key, file] : files_) total += file->writer->buffered_bytes();
+        while (total > kSinkMaxBufferedBytes) {
+            OpenFile *largest = nullptr;
+            for (const auto &[key, file] : files_) {
+                if (largest == nullptr ||
+                    file->writer->buffered_bytes() > largest->writer->buffered_bytes()) {
+                    largest = file.get();
+                }
+            }
+            size_t bytes = largest == nullptr ? 0 : largest->writer->buffered_bytes();
+            if (bytes == 0) break;
+            largest->writer->FlushRowGroup();
+            total -= bytes;
+        }
     }
 
     int CompleteAged() {
@@ -206,7 +228,19 @@ private:
         return cfg_.max_age.count() > 0 && now - file.opened >= cfg_.max_age;
     }
 
-    std::string TopicDir(const std::string &topic) const { return cfg_.path + "/" + topic; }
+    // Schema and table names may hold any character in PostgreSQL ("x/../../etc" is a valid
+    // quoted name): a folder name keeps letters, digits, '.', '_' and '-' and replaces the rest
+    // with '_', as Debezium does for topic names, so that files never land outside `path`.
+    std::string TopicDir(const std::string &topic) const {
+        std::string safe = topic;
+        for (char &c : safe) {
+            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+            if (!ok) c = '_';
+        }
+        if (safe == "." || safe == "..") safe = "_";
+        return cfg_.path + "/" + safe;
+    }
 
     // Removes the temporary files an earlier run of this pipeline left behind (kill -9, power
     // loss): in <path>/<topic_prefix>.*/ and their dt=*/ folders.
@@ -217,7 +251,7 @@ private:
         size_t topics = dirs.size();
         for (size_t i = 0; i < topics; ++i) ListSubdirs(dirs[i], "dt=", &dirs);
         for (const std::string &dir : dirs) {
-            for (const std::string &path : RemoveStaleTempFiles(dir)) {
+            for (const std::string &path : RemoveStaleTempFiles(dir, ctx_.pipeline)) {
                 log::Info("parquet",
                           "Removed '" + path +
                               "', a file an earlier run did not complete; its rows were not "
@@ -246,7 +280,8 @@ private:
         int64_t day = 0;
         if (cfg_.partition_by == ParquetPartition::kDate)
             day = FloorDiv(event.source.ts_ms, kMsPerDay);
-        if (last_file_ != nullptr && last_table_ == table && last_day_ == day) return *last_file_;
+        if (last_file_ != nullptr && last_file_->table.get() == table && last_day_ == day)
+            return *last_file_;
 
         key_.assign(table->topic);
         if (cfg_.partition_by == ParquetPartition::kDate) {
@@ -256,17 +291,17 @@ private:
         auto it = files_.find(key_);
         if (it != files_.end()) {
             OpenFile &file = *it->second;
-            if (file.table.get() != table &&
-                (file.table->version != table->version ||
-                 file.table->columns.size() != table->columns.size())) {
-                // The table's columns changed: the rows that follow need a file of their own.
+            if (file.table.get() != table) {
+                // Another schema object for the table: its columns may have changed in any way
+                // (a type, a name, a scale), also when the version and the column count did not
+                // (the snapshot and the stream number their versions separately). The rows that
+                // follow get a file of their own; at worst one extra file per table.
                 Complete(file);
                 it = files_.end();
             }
         }
         if (it == files_.end()) it = files_.emplace(key_, StartFile(event, day, seq)).first;
         last_file_ = it->second.get();
-        last_table_ = table;
         last_day_ = day;
         return *last_file_;
     }
@@ -298,7 +333,7 @@ private:
                       static_cast<unsigned long long>(++file_seq_),
                       static_cast<unsigned long long>(event.source.lsn));
         std::string name = FileTime(now_ms) + tail;
-        file->part = std::make_unique<PartFile>(file->dir, name);
+        file->part = std::make_unique<PartFile>(file->dir, name, ctx_.pipeline);
 
         parquet::WriterOptions options;
         options.codec = CodecOf(cfg_.compression);
@@ -327,14 +362,16 @@ private:
 
     void Complete(OpenFile &file) {
         if (last_file_ == &file) last_file_ = nullptr;
+        // The file leaves files_ only once it is published: until then its first_seq holds
+        // DurableSeq back, also if Close or Publish throws (ENOSPC, EIO).
+        file.writer->Close();
+        file.part->Publish();
         std::unique_ptr<OpenFile> owned;
         auto it = files_.find(file.key);
         if (it != files_.end() && it->second.get() == &file) {
             owned = std::move(it->second);
             files_.erase(it);
         }
-        file.writer->Close();
-        file.part->Publish();
         log::Debug("parquet", "Completed '" + file.part->final_path() + "' (" +
                                   std::to_string(file.rows) + " rows).");
         ForgetLayoutIfUnused(file.table.get());
@@ -363,7 +400,6 @@ private:
     std::string key_;
     // The file of the last event: consecutive events mostly go to the same file.
     OpenFile *last_file_ = nullptr;
-    const TableSchema *last_table_ = nullptr;
     int64_t last_day_ = 0;
     uint64_t written_seq_ = 0;
     uint64_t file_seq_ = 0;

@@ -51,12 +51,12 @@ int RenameNoReplace(const std::string &from, const std::string &to) {
 
 }  // namespace
 
-PartFile::PartFile(std::string dir, std::string name) : dir_(std::move(dir)) {
-    temp_path_ = dir_ + "/." + name + ".tmp";
+PartFile::PartFile(std::string dir, std::string name, const std::string &tag)
+    : dir_(std::move(dir)) {
+    temp_path_ = dir_ + "/." + name + "." + tag + ".tmp";
     final_path_ = dir_ + "/" + name;
     fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd_ < 0) ThrowPath("creating", temp_path_, errno);
-    buf_.resize(kBufferBytes);
 }
 
 PartFile::~PartFile() {
@@ -75,9 +75,7 @@ void PartFile::Fail(const std::string &action, const std::string &path, int err)
     ThrowPath(action, path, err);
 }
 
-void PartFile::FlushBuffer() {
-    const uint8_t *p = buf_.data();
-    size_t left = used_;
+void PartFile::WriteAll(const uint8_t *p, size_t left) {
     while (left > 0) {
         ssize_t n = ::write(fd_, p, left);
         if (n < 0) {
@@ -87,6 +85,10 @@ void PartFile::FlushBuffer() {
         p += n;
         left -= static_cast<size_t>(n);
     }
+}
+
+void PartFile::FlushBuffer() {
+    WriteAll(buf_.data(), used_);
     used_ = 0;
 }
 
@@ -94,20 +96,13 @@ void PartFile::Write(const uint8_t *data, size_t size) {
     if (fd_ < 0)
         throw SinkError("parquet",
                         "writing '" + temp_path_ + "' after it was closed (a bug in cdcctl)");
+    // The buffer is allocated on the first write: a sink with many open files that each hold
+    // a row group in memory does not also hold an idle buffer per file.
+    if (buf_.empty()) buf_.resize(kBufferBytes);
     if (used_ + size > buf_.size()) {
         FlushBuffer();
         if (size >= buf_.size()) {  // a big page: straight through
-            const uint8_t *p = data;
-            size_t left = size;
-            while (left > 0) {
-                ssize_t n = ::write(fd_, p, left);
-                if (n < 0) {
-                    if (errno == EINTR) continue;
-                    Fail("writing", temp_path_, errno);
-                }
-                p += n;
-                left -= static_cast<size_t>(n);
-            }
+            WriteAll(data, size);
             return;
         }
     }
@@ -150,26 +145,28 @@ void SyncDirectory(const std::string &path) {
 
 void MakeDirectories(const std::string &path) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) ThrowPath("using as a directory", path, ENOTDIR);
-        return;
-    }
     size_t slash = path.find_last_of('/');
     std::string parent =
         slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    if (::stat(path.c_str(), &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) ThrowPath("using as a directory", path, ENOTDIR);
+        SyncDirectory(parent);
+        return;
+    }
     if (slash != std::string::npos && slash != 0) MakeDirectories(parent);
     if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
         ThrowPath("creating directory", path, errno);
     SyncDirectory(parent);
 }
 
-std::vector<std::string> RemoveStaleTempFiles(const std::string &dir) {
+std::vector<std::string> RemoveStaleTempFiles(const std::string &dir, const std::string &tag) {
     std::vector<std::string> removed;
     std::unique_ptr<DIR, int (*)(DIR *)> d(::opendir(dir.c_str()), &::closedir);
     if (!d) return removed;
+    const std::string suffix = ".parquet." + tag + ".tmp";
     while (dirent *e = ::readdir(d.get())) {
         std::string name = e->d_name;
-        if (name.size() < 2 || name[0] != '.' || !EndsWith(name, ".parquet.tmp")) continue;
+        if (name.size() < 2 || name[0] != '.' || !EndsWith(name, suffix)) continue;
         std::string path = dir + "/" + name;
         if (::unlink(path.c_str()) != 0 && errno != ENOENT)
             ThrowPath("removing stale temporary file", path, errno);

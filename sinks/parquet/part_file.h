@@ -23,7 +23,9 @@ namespace cdcctl {
 class PartFile : public parquet::Output {
 public:
     // Creates the hidden temporary file for final name `dir`/`name`.
-    PartFile(std::string dir, std::string name);
+    // `tag` marks the temporary file as this pipeline's (".<name>.<tag>.tmp"), so that the
+    // clean-up of one pipeline never removes another's file in a shared folder.
+    PartFile(std::string dir, std::string name, const std::string &tag);
     // An unpublished file is removed: its rows were never counted as durable.
     ~PartFile() override;
     PartFile(const PartFile &) = delete;
@@ -40,6 +42,8 @@ public:
 
 private:
     void FlushBuffer();
+    // write(2) until every byte is written; throws SinkError naming the file (ENOSPC, EIO).
+    void WriteAll(const uint8_t *data, size_t size);
     [[noreturn]] void Fail(const std::string &action, const std::string &path, int err);
 
     std::string dir_;
@@ -51,11 +55,14 @@ private:
     size_t used_ = 0;
 };
 
-// mkdir -p, syncing each parent whose entries changed. Throws SinkError naming the directory.
+// mkdir -p, syncing each parent whose entries changed, and the parent of `path` also when
+// `path` already exists (an earlier run may have been killed between its mkdir and that sync).
+// Throws SinkError naming the directory.
 void MakeDirectories(const std::string &path);
 // fsync of a directory. Throws SinkError naming it.
 void SyncDirectory(const std::string &path);
-// Removes "." + "*.parquet.tmp" files directly in `dir`; returns the paths removed.
-std::vector<std::string> RemoveStaleTempFiles(const std::string &dir);
+// Removes the temporary files of PartFiles with this `tag` directly in `dir`; returns the
+// paths removed.
+std::vector<std::string> RemoveStaleTempFiles(const std::string &dir, const std::string &tag);
 
 }  // namespace cdcctl

@@ -91,8 +91,10 @@ bool ParseZonedTimestamp(std::string_view text, int64_t *micros) {
     __int128 v =
         (static_cast<__int128>(days) * 86400 + hour * 3600 + minute * 60 + second) * 1000000 +
         fraction;
-    if (v > std::numeric_limits<int64_t>::max() || v < std::numeric_limits<int64_t>::min())
-        return false;
+    // PostgreSQL accepts timestamptz values up to the year 294276, past what int64 microseconds
+    // hold: clamp them, as the source does for timestamp, rather than refuse the row forever.
+    if (v > std::numeric_limits<int64_t>::max()) v = std::numeric_limits<int64_t>::max();
+    if (v < std::numeric_limits<int64_t>::min()) v = std::numeric_limits<int64_t>::min();
     *micros = static_cast<int64_t>(v);
     return true;
 }

@@ -124,6 +124,26 @@ public:
 
     std::map<std::string, std::string> Env() const { return {{"TEST_PG_PASSWORD", password}}; }
 
+    // The connection as libpq's variables name it, for the shipped files in pipelines/.
+    std::map<std::string, std::string> PgEnv() const {
+        return {{"PGHOST", pg->host()},
+                {"PGPORT", std::to_string(pg->port())},
+                {"PGUSER", user},
+                {"PGPASSWORD", password}};
+    }
+
+    // Copies pipelines/<name> into the test's directory, creates the product table the shipped
+    // pipelines read with two rows, and checks the file with `cdcctl check` under `env`.
+    std::string ShippedPipeline(const std::string &name, const std::map<std::string, std::string> &env) {
+        Sql("CREATE TABLE product (id bigint PRIMARY KEY, name text NOT NULL, price numeric(10,2))");
+        Sql("INSERT INTO product VALUES (1, 'kettle', 24.90), (2, 'teapot', 18.50)");
+        std::string file = dir.File(name);
+        WriteFile(file, ReadFile(std::string(CDCCTL_SOURCE_DIR "/pipelines/") + name));
+        ProcessResult check = RunProcess({CDCCTL_BINARY, "check", file}, env, std::chrono::seconds(60), dir.path());
+        CHECK_MESSAGE(check.exit_code == 0, check.Describe() << check.out);
+        return file;
+    }
+
     ProcessResult Cdcctl(const std::vector<std::string> &args,
                          std::chrono::seconds timeout = std::chrono::seconds(120)) {
         std::vector<std::string> argv{CDCCTL_BINARY};

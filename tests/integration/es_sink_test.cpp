@@ -2,12 +2,15 @@
 // Elasticsearch double (tests/servers/es_double.h) in this process. Every test compares what the
 // double holds with what PostgreSQL holds (queried with SQL), field by field, or checks the exit
 // code, the message and the files a user would see.
+#include "sinks/elasticsearch/es_sink.h"
+
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <thread>
 
+#include "core/error.h"
 #include "tests/integration/cdc_fixture.h"
 #include "tests/servers/es_double.h"
 
@@ -121,6 +124,42 @@ int BulkRequests(const EsDouble &es, int status = 0) {
     return n;
 }
 
+// The _ids of the actions of every _bulk request, in the order they were sent.
+std::vector<std::vector<std::string>> BulkIds(const EsDouble &es) {
+    std::vector<std::vector<std::string>> out;
+    simdjson::dom::parser parser;
+    for (const auto &r : es.Requests()) {
+        if (r.method != "POST" || !Contains(r.path, "_bulk")) continue;
+        std::vector<std::string> ids;
+        size_t start = 0;
+        while (start < r.body.size()) {
+            size_t nl = r.body.find('\n', start);
+            if (nl == std::string::npos) nl = r.body.size();
+            std::string line = r.body.substr(start, nl - start);
+            start = nl + 1;
+            if (line.rfind("{\"index\":", 0) != 0 && line.rfind("{\"delete\":", 0) != 0) continue;
+            simdjson::dom::element e;
+            REQUIRE_MESSAGE(!parser.parse(line).get(e), line);
+            std::string_view id;
+            for (auto action : e.get_object()) {
+                REQUIRE(!action.value["_id"].get_string().get(id));
+            }
+            ids.emplace_back(id);
+        }
+        out.push_back(std::move(ids));
+    }
+    return out;
+}
+
+int Occurrences(const std::string &haystack, const std::string &needle) {
+    int n = 0;
+    for (size_t at = haystack.find(needle); at != std::string::npos;
+         at = haystack.find(needle, at + needle.size())) {
+        ++n;
+    }
+    return n;
+}
+
 }  // namespace
 
 TEST_CASE("snapshot then stream: the index holds the table's rows field by field") {
@@ -220,7 +259,9 @@ TEST_CASE(
         "INSERT INTO product SELECT g, 'p' || g, g, NULL, NULL, true, g FROM generate_series(1, "
         "30) g");
     std::string a = f.WritePipeline("a", "[public.product]", "", SinkYaml(es.url()));
-    std::string b = f.WritePipeline("b", "[public.product]", "", SinkYaml(es.url()));
+    // One document per request: b's older writes of a document are not merged into its last.
+    std::string b =
+        f.WritePipeline("b", "[public.product]", "", SinkYaml(es.url(), "  bulk_max_docs: 1\n"));
     REQUIRE(Cdcctl(f, {"run", "--once", a}).exit_code == 0);
     REQUIRE(Cdcctl(f, {"run", "--once", b}).exit_code == 0);  // its slot starts here
     for (int i = 0; i < 3; ++i) f.Sql("UPDATE product SET qty = qty + 100 WHERE id <= 10");
@@ -232,9 +273,16 @@ TEST_CASE(
     auto before = es.Documents(kIndex);
     int requests = BulkRequests(es);
 
+    uint64_t conflicts = es.conflicts();
     ProcessResult r = Cdcctl(f, {"run", "--once", b});
     REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
     CHECK(BulkRequests(es) > requests);  // b did send its history
+    // Its older updates were refused with 409 version_conflict_engine_exception, and counted as
+    // done: b confirmed them, so its next run sends nothing.
+    CHECK(es.conflicts() > conflicts);
+    int b_requests = BulkRequests(es);
+    REQUIRE(Cdcctl(f, {"run", "--once", b}).exit_code == 0);
+    CHECK(BulkRequests(es) == b_requests);
     auto after = es.Documents(kIndex);
     REQUIRE(after.size() == before.size());
     for (const auto &[id, doc] : before) {
@@ -282,6 +330,16 @@ TEST_CASE("per-item 429 (es_rejected_execution_exception) is retried item by ite
     REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
     CHECK_MESSAGE(Contains(r.err, "es_rejected_execution_exception"), r.err);
     CheckIndexEqualsTable(f, es);
+    // The double rejects the first five items it sees; exactly those were sent again.
+    std::vector<std::string> sent;
+    for (const auto &ids : BulkIds(es)) sent.insert(sent.end(), ids.begin(), ids.end());
+    REQUIRE(sent.size() == 55);
+    std::multiset<std::string> all(sent.begin(), sent.end());
+    std::set<std::string> twice;
+    for (const auto &id : all) {
+        if (all.count(id) > 1) twice.insert(id);
+    }
+    CHECK(twice == std::set<std::string>(sent.begin(), sent.begin() + 5));
 }
 
 TEST_CASE(
@@ -364,7 +422,9 @@ TEST_CASE(
     CHECK(IndexRows(es).size() == 19);
 }
 
-TEST_CASE("a connection reset mid-response is retried; the replayed items' 409s count as done") {
+TEST_CASE(
+    "a connection reset mid-response is retried; the replayed items are accepted again at the "
+    "same version") {
     CdcFixture f;
     EsDouble es;
     CreateProduct(f);
@@ -377,6 +437,9 @@ TEST_CASE("a connection reset mid-response is retried; the replayed items' 409s 
     ProcessResult r = Cdcctl(f, {"run", "--once", file});
     REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
     CHECK_MESSAGE(Contains(r.err, "retrying"), r.err);
+    // The two applied requests went again; external_gte accepts an equal version, so no 409.
+    CHECK(es.bulk_items() > 100);
+    CHECK(es.conflicts() == 0);
     CheckIndexEqualsTable(f, es);
 }
 
@@ -386,10 +449,14 @@ TEST_CASE("slow responses with concurrency 2: many updates of one row end in the
     CreateProduct(f);
     f.Sql(
         "INSERT INTO product SELECT g, 'p' || g, g, NULL, NULL, true, 0 FROM generate_series(1, "
-        "20) g");
+        "60) g");
     std::string file = f.WritePipeline(
         "es", "[public.product]", "", SinkYaml(es.url(), "  bulk_max_docs: 7\n  concurrency: 2\n"));
+    // The snapshot's requests hold different ids: two of them are in flight at once.
+    es.Inject(Fault(EsDouble::Fault::kSlow, -1, "", std::chrono::milliseconds(50)));
     REQUIRE(Cdcctl(f, {"run", "--once", file}).exit_code == 0);
+    CHECK(es.max_in_flight() == 2);
+    es.ClearFaults();
     std::string sql;
     for (int i = 1; i <= 300; ++i) {
         sql += "UPDATE product SET qty = " + std::to_string(i) + " WHERE id = 1; ";
@@ -404,8 +471,7 @@ TEST_CASE("slow responses with concurrency 2: many updates of one row end in the
     es.Inject(Fault(EsDouble::Fault::kSlow, -1, "", std::chrono::milliseconds(15)));
     ProcessResult r = Cdcctl(f, {"run", "--once", file});
     REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
-    CHECK(es.max_in_flight() <= 2);
-    CHECK(es.max_in_flight() >= 1);
+    CHECK(es.max_in_flight() == 2);  // never more than concurrency
     CHECK(Contains(es.Get(kIndex, "1")->source, R"("qty":1001)"));
     CheckIndexEqualsTable(f, es);
 }
@@ -660,18 +726,9 @@ TEST_CASE("document: envelope with id: position keeps one Debezium event per cha
 TEST_CASE("pipelines/product.yaml runs as shipped, with PG* variables and ES_URL") {
     CdcFixture f;
     EsDouble es;
-    f.Sql("CREATE TABLE product (id bigint PRIMARY KEY, name text NOT NULL, price numeric(10,2))");
-    f.Sql("INSERT INTO product VALUES (1, 'kettle', 24.90), (2, 'teapot', 18.50)");
-    std::string file = f.dir.File("product.yaml");
-    WriteFile(file, ReadFile(CDCCTL_SOURCE_DIR "/pipelines/product.yaml"));
-    std::map<std::string, std::string> env = {{"PGHOST", f.pg->host()},
-                                              {"PGPORT", std::to_string(f.pg->port())},
-                                              {"PGUSER", f.user},
-                                              {"PGPASSWORD", f.password},
-                                              {"ES_URL", es.url()}};
-    ProcessResult check =
-        RunProcess({CDCCTL_BINARY, "check", file}, env, std::chrono::seconds(60), f.dir.path());
-    CHECK_MESSAGE(check.exit_code == 0, check.Describe() << check.out);
+    std::map<std::string, std::string> env = f.PgEnv();
+    env["ES_URL"] = es.url();
+    std::string file = f.ShippedPipeline("product.yaml", env);
     ProcessResult r = RunProcess({CDCCTL_BINARY, "run", "--once", file}, env,
                                  std::chrono::seconds(60), f.dir.path());
     REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
@@ -683,4 +740,186 @@ TEST_CASE("pipelines/product.yaml runs as shipped, with PG* variables and ES_URL
                    f.dir.path());
     REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
     CheckIndexEqualsTable(f, es);
+}
+
+TEST_CASE("id: position on a table without a key: one document per snapshot row and per COPY row") {
+    // The snapshot's rows share the consistent point as commit LSN and LSN; COPY writes its rows
+    // as one WAL record (heap multi-insert), so they share one LSN too.
+    CdcFixture f;
+    EsDouble es;
+    f.Sql("CREATE TABLE t (a int)");
+    f.Sql("ALTER TABLE t REPLICA IDENTITY FULL");
+    f.Sql("INSERT INTO t VALUES (1), (2), (3)");
+    std::string file = f.WritePipeline("es", "[public.t]", "",
+                                       SinkYaml(es.url(), "  id: position\n  index: events\n"));
+    ProcessResult r = Cdcctl(f, {"run", "--once", file});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
+    auto values = [&] {
+        std::multiset<std::string> out;
+        simdjson::dom::parser parser;
+        for (const auto &[id, doc] : es.Documents("events")) {
+            simdjson::dom::element e;
+            REQUIRE(!parser.parse(doc.source).get(e));
+            out.insert(ObjectFields(e).at("a"));
+        }
+        return out;
+    };
+    CHECK(values() == std::multiset<std::string>{"1", "2", "3"});
+
+    f.Sql("COPY t FROM PROGRAM 'seq 4 6'");
+    f.Sql("INSERT INTO t VALUES (7), (8)");
+    r = Cdcctl(f, {"run", "--once", file});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
+    CHECK(values() == std::multiset<std::string>{"1", "2", "3", "4", "5", "6", "7", "8"});
+}
+
+TEST_CASE("an update that changes the primary key moves the document") {
+    CdcFixture f;
+    EsDouble es;
+    CreateProduct(f);
+    f.Sql(
+        "INSERT INTO product VALUES (1, 'kettle', 1, NULL, NULL, true, 1), (2, 'teapot', 2, NULL, "
+        "NULL, true, 2), (3, 'mug', 3, NULL, NULL, true, 3)");
+    // on_delete: ignore keeps deleted rows' documents, but a moved row is not a deleted one.
+    std::string file =
+        f.WritePipeline("es", "[public.product]", "", SinkYaml(es.url(), "  on_delete: ignore\n"));
+    REQUIRE(Cdcctl(f, {"run", "--once", file}).exit_code == 0);
+    f.Sql("UPDATE product SET id = 99 WHERE id = 1");  // REPLICA IDENTITY DEFAULT: the old key
+    // In one transaction: 2 moves away and a new row takes its key.
+    f.Sql(
+        "BEGIN; UPDATE product SET id = 100 WHERE id = 2; INSERT INTO product VALUES (2, 'new', "
+        "5, NULL, NULL, false, 5); COMMIT");
+    ProcessResult r = Cdcctl(f, {"run", "--once", file});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
+    CHECK_FALSE(es.Get(kIndex, "1"));
+    CHECK(Contains(es.Get(kIndex, "2")->source, R"("name":"new")"));
+    CHECK(Contains(es.Get(kIndex, "100")->source, R"("name":"teapot")"));
+    CheckIndexEqualsTable(f, es);
+
+    f.Sql("ALTER TABLE product REPLICA IDENTITY FULL");  // the whole old row
+    f.Sql("UPDATE product SET id = 33, qty = 7 WHERE id = 3");
+    f.Sql("UPDATE product SET qty = 8 WHERE id = 33");  // same key: no delete
+    r = Cdcctl(f, {"run", "--once", file});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
+    CHECK_FALSE(es.Get(kIndex, "3"));
+    CheckIndexEqualsTable(f, es);
+}
+
+TEST_CASE("unchanged TOASTed values: the placeholder is written and a warning names the table") {
+    CdcFixture f;
+    EsDouble es;
+    f.Sql("CREATE TABLE doc (id int PRIMARY KEY, body text, n int)");
+    f.Sql("ALTER TABLE doc ALTER COLUMN body SET STORAGE EXTERNAL");  // out of line, uncompressed
+    f.Sql("INSERT INTO doc VALUES (1, repeat('x', 20000), 1), (2, repeat('y', 20000), 1)");
+    std::string file = f.WritePipeline("es", "[public.doc]", "", SinkYaml(es.url()));
+    ProcessResult r = Cdcctl(f, {"run", "--once", file});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
+    CHECK_FALSE(Contains(r.err, "REPLICA IDENTITY FULL"));
+    f.Sql("UPDATE doc SET n = 2");  // body untouched: pgoutput does not send it
+    r = Cdcctl(f, {"run", "--once", file});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
+    CHECK_MESSAGE(Contains(r.err, "Table 'public.doc'"), r.err);
+    CHECK(Contains(r.err, "ALTER TABLE public.doc REPLICA IDENTITY FULL"));
+    CHECK(Occurrences(r.err, "REPLICA IDENTITY FULL") == 1);  // once per table
+    CHECK(Contains(es.Get("foo.public.doc", "1")->source,
+                   R"("body":"__debezium_unavailable_value")"));
+}
+
+TEST_CASE("updates of one row in one transaction with a per-item 429 on it end in the last value") {
+    // Two writes of one document in one request carry the same version; if the first were
+    // rejected for now and sent again after the second was applied, it would win.
+    CdcFixture f;
+    EsDouble es;
+    CreateProduct(f);
+    f.Sql(
+        "INSERT INTO product SELECT g, 'p' || g, g, NULL, NULL, true, 0 FROM generate_series(1, "
+        "5) g");
+    std::string file = f.WritePipeline("es", "[public.product]", "", SinkYaml(es.url()));
+    REQUIRE(Cdcctl(f, {"run", "--once", file}).exit_code == 0);
+    std::string sql = "BEGIN; ";
+    for (int i = 1; i <= 50; ++i) {
+        sql += "UPDATE product SET qty = " + std::to_string(i) + " WHERE id = 1; ";
+        if (i % 10 == 0) sql += "UPDATE product SET qty = " + std::to_string(i) + " WHERE id = 2; ";
+    }
+    f.Sql(sql + "COMMIT");
+    es.Inject(Fault(EsDouble::Fault::kItem429, 1, "1"));
+    ProcessResult r = Cdcctl(f, {"run", "--once", file});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
+    CHECK_MESSAGE(Contains(r.err, "es_rejected_execution_exception"), r.err);
+    CHECK(Contains(es.Get(kIndex, "1")->source, R"("qty":50)"));
+    CheckIndexEqualsTable(f, es);
+}
+
+TEST_CASE("the dead-letter file's directory is synced after the file is opened") {
+    CdcFixture f;
+    EsDouble es;
+    CreateProduct(f);
+    f.Sql("INSERT INTO product VALUES (1, 'kettle', 1, NULL, NULL, true, 1)");
+    // A directory of its own: the state file's directory is synced anyway.
+    std::string dir = f.dir.File("dead");
+    std::filesystem::create_directories(dir);
+    std::string file = f.WritePipeline(
+        "es", "[public.product]", "",
+        SinkYaml(es.url(),
+                 "  on_malformed: dead_letter\n  dead_letter_path: " + dir + "/rejected.ndjson\n"));
+    std::string trace = f.dir.File("trace.txt");
+    std::vector<std::string> argv{"strace", "-f",  "-qq",         "-e",  "trace=openat,fsync,close",
+                                  "-o",     trace, CDCCTL_BINARY, "run", "--once",
+                                  file};
+    ProcessResult r = RunProcess(argv, f.Env(), std::chrono::seconds(120), f.dir.path());
+    REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
+    std::string text = ReadFile(trace);
+    // "<tid> openat(AT_FDCWD, "<dir>", O_RDONLY|O_CLOEXEC|O_DIRECTORY) = <fd>", and the next
+    // call that thread makes is "<tid> fsync(<fd>) = 0".
+    std::vector<std::string> lines;
+    for (size_t start = 0; start < text.size();) {
+        size_t nl = text.find('\n', start);
+        if (nl == std::string::npos) nl = text.size();
+        lines.push_back(text.substr(start, nl - start));
+        start = nl + 1;
+    }
+    // strace pads the thread id: "672   fsync(8)    = 0".
+    auto split = [](const std::string &line) {
+        size_t space = line.find(' ');
+        size_t call = line.find_first_not_of(' ', space);
+        if (space == std::string::npos || call == std::string::npos)
+            return std::pair<std::string, std::string>{};
+        return std::pair{line.substr(0, space), line.substr(call)};
+    };
+    bool synced = false;
+    for (size_t i = 0; i < lines.size() && !synced; ++i) {
+        auto [tid, call] = split(lines[i]);
+        if (call.rfind("openat(", 0) != 0 || !Contains(call, "\"" + dir + "\", ") ||
+            !Contains(call, "O_DIRECTORY")) {
+            continue;
+        }
+        std::string fd = call.substr(call.rfind("= ") + 2);
+        for (size_t j = i + 1; j < lines.size(); ++j) {
+            auto [next_tid, next] = split(lines[j]);
+            if (next_tid != tid) continue;
+            synced = next.rfind("fsync(" + fd + ")", 0) == 0 && next.size() >= 3 &&
+                     next.substr(next.size() - 3) == "= 0";
+            break;
+        }
+    }
+    CHECK_MESSAGE(synced, text);
+}
+
+TEST_CASE("an event without a table schema is a SinkError") {
+    EsDouble es;
+    ElasticsearchSinkConfig cfg;
+    cfg.url = es.url();
+    SinkContext ctx;
+    ctx.pipeline = "es";
+    ctx.topic_prefix = "foo";
+    auto sink = MakeElasticsearchSink(cfg, ctx);
+    sink->Open();
+    Batch batch;
+    batch.seq = 1;
+    ChangeEvent &e = batch.Add();
+    e.op = Op::kCreate;
+    e.table = nullptr;
+    CHECK_THROWS_WITH_AS(sink->Write(batch), doctest::Contains("without a table schema"),
+                         SinkError);
+    sink->Close();
 }

@@ -635,17 +635,8 @@ TEST_CASE("--version prints the version; a bad command line exits 64") {
 
 TEST_CASE("pipelines/shop.yaml runs as shipped, with the connection from PG* variables") {
     CdcFixture f;
-    f.Sql("CREATE TABLE product (id bigint PRIMARY KEY, name text NOT NULL, price numeric(10,2))");
-    f.Sql("INSERT INTO product VALUES (1, 'kettle', 24.90), (2, 'teapot', 18.50)");
-    std::string file = f.dir.File("shop.yaml");
-    WriteFile(file, ReadFile(CDCCTL_SOURCE_DIR "/pipelines/shop.yaml"));
-    std::map<std::string, std::string> env = {{"PGHOST", f.pg->host()},
-                                              {"PGPORT", std::to_string(f.pg->port())},
-                                              {"PGUSER", f.user},
-                                              {"PGPASSWORD", f.password}};
-    ProcessResult check =
-        RunProcess({CDCCTL_BINARY, "check", file}, env, std::chrono::seconds(60), f.dir.path());
-    CHECK_MESSAGE(check.exit_code == 0, check.Describe() << check.out);
+    std::map<std::string, std::string> env = f.PgEnv();
+    std::string file = f.ShippedPipeline("shop.yaml", env);
 
     ProcessResult r = RunProcess({CDCCTL_BINARY, "run", "--once", file}, env,
                                  std::chrono::seconds(60), f.dir.path());

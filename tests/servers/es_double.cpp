@@ -534,6 +534,7 @@ struct EsDouble::Impl {
     std::vector<RequestRecord> requests;
 
     std::atomic<uint64_t> bulk_items{0};
+    std::atomic<uint64_t> bulk_conflicts{0};
     std::atomic<int64_t> nostore_seq_no{0};
 
     std::unique_ptr<HttpServer> server;
@@ -682,6 +683,9 @@ std::vector<EsDouble::RequestRecord> EsDouble::Requests() const {
 
 uint64_t EsDouble::bulk_items() const {
     return impl_->bulk_items.load();
+}
+uint64_t EsDouble::conflicts() const {
+    return impl_->bulk_conflicts.load();
 }
 int EsDouble::max_in_flight() const {
     return impl_->server->max_in_flight();
@@ -1320,7 +1324,10 @@ void EsDouble::Impl::Bulk(HttpRequest &req, const std::string &default_index, Ht
         }
         if (!res.error.empty()) {
             errors = true;
-            if (res.status == 409) ++accepted;
+            if (res.status == 409) {
+                ++accepted;
+                ++bulk_conflicts;
+            }
         } else {
             ++accepted;
         }

@@ -129,7 +129,8 @@ public:
     // Bulk items accepted (2xx, a 404 not_found delete, or 409), also with store = false. With
     // store = false the request log keeps method, path and status but no headers or bodies.
     uint64_t bulk_items() const;
-    int max_in_flight() const;  // the most requests being processed at once
+    uint64_t conflicts() const;  // bulk items answered 409 version_conflict_engine_exception
+    int max_in_flight() const;   // the most requests being processed at once
     int connections_opened() const;
 
 private:

@@ -195,7 +195,7 @@ TEST_CASE("id: position names one document per event; deletes are indexed too") 
     ChangeEvent ins = Insert(Product(), ProductRow(1, "kettle"), 5000);
     ins.source.lsn = 4992;
     std::string body = Encode(enc, ins);
-    CHECK(body.find(R"("_id":"foo.public.product/5000/4992/1")") != std::string::npos);
+    CHECK(body.find(R"("_id":"foo.public.product/5000/4992/0")") != std::string::npos);
     std::string del = Encode(enc, Delete(Product(), ProductRow(1, "kettle"), 6000));
     CHECK(del.rfind("{\"index\":", 0) == 0);
     CHECK(del.find("\"name\":\"kettle\"") != std::string::npos);
@@ -219,6 +219,133 @@ TEST_CASE("id: key on a table without a key is a SinkError that says what to do"
     BulkItem item;
     CHECK_THROWS_WITH_AS(enc.Append(Insert(t, ProductRow(1, "x")), &body, &item),
                          doctest::Contains("id: position"), SinkError);
+    CHECK(body.empty());  // no action line without its document
+}
+
+TEST_CASE("id: position numbers the events that share a commit LSN and an LSN, in order") {
+    // A keyless table's snapshot rows all carry the consistent point; a multi-row INSERT is one
+    // WAL record. Each event is still its own document.
+    auto t = std::make_shared<TableSchema>(*Product());
+    t->key.clear();
+    BulkEncoder enc(Cfg(EsIdMode::kPosition));
+    std::vector<std::string> bodies;
+    for (int i = 0; i < 3; ++i)
+        bodies.push_back(Encode(enc, Insert(t, ProductRow(1, "same"), 500)));
+    ChangeEvent next = Insert(t, ProductRow(1, "same"), 900);
+    next.source.lsn = 800;
+    bodies.push_back(Encode(enc, next));
+    bodies.push_back(Encode(enc, next));
+    CHECK(bodies[0].find(R"("_id":"foo.public.product/500/492/0")") != std::string::npos);
+    CHECK(bodies[1].find(R"("_id":"foo.public.product/500/492/1")") != std::string::npos);
+    CHECK(bodies[2].find(R"("_id":"foo.public.product/500/492/2")") != std::string::npos);
+    CHECK(bodies[3].find(R"("_id":"foo.public.product/900/800/0")") != std::string::npos);
+    CHECK(bodies[4].find(R"("_id":"foo.public.product/900/800/1")") != std::string::npos);
+    // A replay from the same transaction boundary names the events as before.
+    BulkEncoder replay(Cfg(EsIdMode::kPosition));
+    CHECK(Encode(replay, Insert(t, ProductRow(1, "same"), 500)) == bodies[0]);
+    CHECK(Encode(replay, Insert(t, ProductRow(1, "same"), 500)) == bodies[1]);
+}
+
+ChangeEvent Update(const TableSchemaPtr &t, Row before, Row after, uint64_t commit_lsn) {
+    ChangeEvent e;
+    e.op = Op::kUpdate;
+    e.table = t;
+    e.has_before = true;
+    e.before = std::move(before);
+    e.has_after = true;
+    e.after = std::move(after);
+    e.source.commit_lsn = commit_lsn;
+    e.source.lsn = commit_lsn - 8;
+    return e;
+}
+
+TEST_CASE("an update that changes the key deletes the old document, then indexes the new one") {
+    BulkEncoderConfig c = Cfg();
+    c.on_delete = EsOnDelete::kIgnore;  // the row moved; it was not deleted
+    BulkEncoder enc(c);
+    BulkAssembler asmb(1 << 20, 100);
+    std::vector<std::unique_ptr<BulkRequest>> sealed;
+    Row old_key = {Value::Int(1), Value::Null(), Value::Null()};  // pgoutput's 'K' tuple
+    asmb.Add(enc, Update(Product(), old_key, ProductRow(99, "kettle"), 4000), 1, &sealed);
+    auto r = asmb.TakeOpen();
+    REQUIRE(r);
+    REQUIRE(r->items.size() == 2);
+    CHECK(r->body ==
+          "{\"delete\":{\"_index\":\"foo.public.product\",\"_id\":\"1\",\"version\":4000,"
+          "\"version_type\":\"external_gte\"}}\n"
+          "{\"index\":{\"_index\":\"foo.public.product\",\"_id\":\"99\",\"version\":4000,"
+          "\"version_type\":\"external_gte\"}}\n"
+          "{\"id\":99,\"name\":\"kettle\",\"added\":\"2026-01-15\"}\n");
+    CHECK(r->items[0].id_hash != 0);
+    CHECK(r->items[0].id_hash != r->items[1].id_hash);  // both held by the ordering gate
+    CHECK(r->items[0].source == r->items[0].end);
+
+    // Same key (REPLICA IDENTITY FULL sends the whole old row): one index action only.
+    asmb.Add(enc, Update(Product(), ProductRow(5, "a"), ProductRow(5, "b"), 4100), 2, &sealed);
+    r = asmb.TakeOpen();
+    REQUIRE(r);
+    CHECK(r->items.size() == 1);
+    CHECK(r->body.rfind("{\"index\":", 0) == 0);
+
+    // id: position has no document per key to move.
+    BulkEncoder pos(Cfg(EsIdMode::kPosition));
+    std::string body;
+    BulkItem item;
+    CHECK_FALSE(
+        pos.AppendKeyChange(Update(Product(), old_key, ProductRow(99, "k"), 4000), &body, &item));
+    CHECK(body.empty());
+}
+
+TEST_CASE("a later write of a document replaces the earlier one in the open request") {
+    BulkEncoder enc(Cfg());
+    BulkAssembler asmb(1 << 20, 100);
+    std::vector<std::unique_ptr<BulkRequest>> sealed;
+    asmb.Add(enc, Insert(Product(), ProductRow(1, "first"), 3000), 7, &sealed);
+    asmb.Add(enc, Insert(Product(), ProductRow(2, "other"), 3000), 7, &sealed);
+    asmb.Add(enc, Insert(Product(), ProductRow(1, "second"), 3000), 8, &sealed);
+    asmb.Add(enc, Delete(Product(), {Value::Int(2), Value::Null(), Value::Null()}, 3000), 8,
+             &sealed);
+    asmb.Add(enc, Insert(Product(), ProductRow(1, "last"), 3000), 9, &sealed);
+    asmb.Add(enc, Insert(Product(), ProductRow(11, "x"), 3000), 9, &sealed);
+    CHECK(sealed.empty());
+    CHECK(asmb.first_seq() == 7);
+    auto r = asmb.TakeOpen();
+    REQUIRE(r);
+    CheckNdjson(r->body);
+    REQUIRE(r->items.size() == 3);  // 2 (deleted), 1 (last), 11
+    CHECK(r->body.find("first") == std::string::npos);
+    CHECK(r->body.find("second") == std::string::npos);
+    CHECK(r->body.find("other") == std::string::npos);
+    std::string_view body = r->body;
+    CHECK(body.substr(r->items[0].begin, r->items[0].end - r->items[0].begin)
+              .rfind("{\"delete\":{\"_index\":\"foo.public.product\",\"_id\":\"2\"", 0) == 0);
+    CHECK(body.substr(r->items[1].source, r->items[1].end - r->items[1].source) ==
+          "{\"id\":1,\"name\":\"last\",\"added\":\"2026-01-15\"}\n");
+    CHECK(r->items[2].end == r->body.size());
+    // The replacing items carry the earliest batch of the writes they replaced.
+    CHECK(r->items[0].seq == 7);
+    CHECK(r->items[1].seq == 7);
+    CHECK(r->items[2].seq == 9);
+    for (const BulkItem &item : r->items) CHECK_FALSE(item.superseded);
+}
+
+TEST_CASE("writes of one document in different indexes or requests are not merged") {
+    BulkEncoderConfig c = Cfg();
+    c.index = "${table}";
+    BulkEncoder enc(c);
+    BulkAssembler asmb(1 << 20, 2);
+    std::vector<std::unique_ptr<BulkRequest>> sealed;
+    asmb.Add(enc, Insert(Product(), ProductRow(1, "a")), 1, &sealed);
+    auto other = std::make_shared<TableSchema>(*Product());
+    other->topic = "foo.public.other";
+    other->table = "other";
+    asmb.Add(enc, Insert(other, ProductRow(1, "b")), 1, &sealed);  // same _id, other index
+    asmb.Add(enc, Insert(Product(), ProductRow(1, "c")), 2, &sealed);
+    REQUIRE(sealed.size() == 1);
+    CHECK(sealed[0]->items.size() == 2);
+    auto rest = asmb.TakeOpen();
+    REQUIRE(rest);
+    CHECK(rest->items.size() == 1);  // the gate orders it after the first request
 }
 
 TEST_CASE("document: envelope indexes the whole Debezium event") {
