@@ -12,6 +12,8 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <optional>
 #include <set>
 #include <thread>
@@ -257,6 +259,44 @@ std::string ConfirmedLsn(const std::string &state_path) {
     if (!state || !state->offset.count("lsn")) return "0/0";
     return state->offset.at("lsn");
 }
+
+// The commit LSN (end of the commit record, the position cdcctl confirms at) of the transaction
+// that inserted each product id, read from a test_decoding slot created before the inserts: an
+// oracle independent of cdcctl. A row's own _position lies before its commit and can lie before a
+// confirmed position taken from a keepalive while its transaction was still open, so "confirmed"
+// is only comparable with commit LSNs.
+class CommitProbe {
+public:
+    explicit CommitProbe(CdcFixture &f) : f_(f) {
+        f_.Sql("SELECT pg_create_logical_replication_slot('commit_probe', 'test_decoding')");
+    }
+    ~CommitProbe() {
+        try {
+            f_.Sql("SELECT pg_drop_replication_slot('commit_probe')");
+        } catch (...) {
+        }
+    }
+    std::map<std::string, uint64_t> CommitsById() {
+        // A transaction's commit row comes last in its group: its LSN is the group's largest.
+        std::string all = f_.Value(
+            "SELECT COALESCE(string_agg(substring(data FROM 'id\\[integer\\]:([0-9]+)') || '=' "
+            "|| commit_lsn::text, ','), '') FROM (SELECT data, max(lsn) OVER (PARTITION BY xid::text) "
+            "AS commit_lsn FROM pg_logical_slot_peek_changes('commit_probe', NULL, NULL)) c "
+            "WHERE data LIKE 'table public.product: INSERT:%'");
+        std::map<std::string, uint64_t> out;
+        std::istringstream in(all);
+        std::string item;
+        while (std::getline(in, item, ',')) {
+            size_t eq = item.find('=');
+            REQUIRE_MESSAGE(eq != std::string::npos, item);
+            out[item.substr(0, eq)] = Lsn(item.substr(eq + 1));
+        }
+        return out;
+    }
+
+private:
+    CdcFixture &f_;
+};
 
 // One column of the all-types table: its PostgreSQL type, how to render it as text on both sides,
 // and the DuckDB type its Parquet type must read as (the mapping documented in row_layout.h).
@@ -748,6 +788,7 @@ TEST_CASE(
     std::string lake = f.dir.File("lake");
     std::string file = f.WritePipeline("crash", "[public.product]", "",
                                        SinkYaml(lake, "  max_rows: 100\n  max_age: 0s\n"));
+    CommitProbe probe(f);
     auto run = f.Start({"run", file});
     REQUIRE_MESSAGE(run->WaitForStderr("Streaming from slot", std::chrono::seconds(60)),
                     run->ReadStderrSoFar());
@@ -761,7 +802,9 @@ TEST_CASE(
         ready = ParquetFiles(lake).size() == 2 && TempFiles(lake).size() == 1;
     }
     REQUIRE_MESSAGE(ready, run->ReadStderrSoFar());
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    // Longer than the state save interval (1 s): the run has saved its state while the third
+    // file was open, and must not have confirmed any of that file's rows.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
     run->Kill(SIGKILL);
     run->Wait();
     std::vector<std::string> files = ParquetFiles(lake);
@@ -780,14 +823,18 @@ TEST_CASE(
         Duck("SELECT count(DISTINCT id)::VARCHAR, min(id)::VARCHAR, max(id)::VARCHAR FROM " +
              ReadParquet(files));
     CHECK(all.rows[0] == std::vector<Cell>{"250", "1", "250"});
-    // A row written twice was not confirmed the first time: its position is after the state's.
-    DuckResult dups = Duck("SELECT DISTINCT _position FROM " + ReadParquet(files) +
-                           " WHERE id IN (SELECT id FROM " + ReadParquet(files) +
-                           " GROUP BY id HAVING count(*) > 1)");
+    // A row written twice was not confirmed the first time: its transaction committed after the
+    // state's position.
+    uint64_t confirmed_lsn = Lsn(confirmed);
+    std::map<std::string, uint64_t> commits = probe.CommitsById();
+    REQUIRE(commits.size() == 250);
+    DuckResult dups = Duck("SELECT id::VARCHAR FROM " + ReadParquet(files) +
+                           " GROUP BY id HAVING count(*) > 1");
     for (const auto &row : dups.rows) {
-        CHECK_MESSAGE(
-            f.Value("SELECT '" + *row[0] + "'::pg_lsn >= '" + confirmed + "'::pg_lsn") == "t",
-            *row[0] << " was confirmed (" << confirmed << ") and still written twice");
+        REQUIRE(commits.count(*row[0]));
+        CHECK_MESSAGE(commits[*row[0]] > confirmed_lsn,
+                      "id " << *row[0] << " committed at " << FormatLsn(commits[*row[0]])
+                            << ", confirmed " << confirmed << ", and still written twice");
     }
 }
 
@@ -828,6 +875,7 @@ TEST_CASE(
         "full", "[public.product]", "",
         SinkYaml(lake, "  compression: none\n  max_rows: 3000\n  row_group_rows: 1000\n"));
     f.RunOnce(file);  // the slot exists before the rows are written
+    CommitProbe probe(f);
     f.Sql(
         "DO $$ BEGIN FOR i IN 1..40 LOOP INSERT INTO product SELECT g, md5(g::text), "
         "md5((-g)::text) "
@@ -875,10 +923,22 @@ TEST_CASE(
         if (!before.count(p)) added.push_back(p);
     }
     REQUIRE_FALSE(added.empty());
-    DuckResult first = Duck("SELECT min(_position) FROM " + ReadParquet(added));
-    CHECK_MESSAGE(
-        f.Value("SELECT '" + *first.rows[0][0] + "'::pg_lsn >= '" + confirmed + "'::pg_lsn") == "t",
-        *first.rows[0][0] << " was rewritten though " << confirmed << " was confirmed");
+    uint64_t confirmed_lsn = Lsn(confirmed);
+    std::map<std::string, uint64_t> commits = probe.CommitsById();
+    REQUIRE(commits.size() == 40000);
+    DuckResult written = Duck("SELECT DISTINCT id::VARCHAR FROM " + ReadParquet(added));
+    REQUIRE_FALSE(written.rows.empty());
+    size_t early = 0;
+    std::string example;
+    for (const auto &row : written.rows) {
+        REQUIRE(commits.count(*row[0]));
+        if (commits[*row[0]] <= confirmed_lsn) {
+            ++early;
+            example = *row[0];
+        }
+    }
+    CHECK_MESSAGE(early == 0, early << " rows rewritten though their transactions were confirmed ("
+                                    << confirmed << "), e.g. id " << example);
 }
 
 TEST_CASE("cdcctl check: the path must be a directory that exists or can be created") {
