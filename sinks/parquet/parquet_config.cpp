@@ -25,7 +25,8 @@ const StructSpec<ParquetSinkConfig> &ParquetSinkSpec() {
                "row writes the row state (the after state; for a delete, the key columns of "
                "the before state; for a truncate, no column) and the metadata columns _op, "
                "_ts_ms, _position (the change's LSN as 8+8 hex digits, 00000000/016B3748, "
-               "which sorts as text and casts to pg_lsn) and _snapshot; envelope writes before "
+               "which sorts as text and casts to pg_lsn) and _snapshot (a table with a column "
+               "of one of these names stops the run with status 78); envelope writes before "
                "and after as structs beside a source struct with Debezium's fields, op and "
                "ts_ms.");
         s.Integer(

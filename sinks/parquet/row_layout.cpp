@@ -175,6 +175,14 @@ ParquetRowLayout::ParquetRowLayout(const TableSchema &table, ParquetContent cont
     uint32_t next_leaf = 0;
     if (content_ == ParquetContent::kRow) {
         for (const FieldSchema &f : table.columns) {
+            if (f.name == "_op" || f.name == "_ts_ms" || f.name == "_position" ||
+                f.name == "_snapshot") {
+                throw ConfigError(
+                    "parquet", "table '" + table.schema + "." + table.table +
+                                   "' has a column named '" + f.name +
+                                   "', which the Parquet sink's row content adds as a metadata "
+                                   "column; use content: envelope for this table's pipeline");
+            }
             SchemaNode node;
             columns_.push_back(Plan(f, f.name, true, &node));
             Levels(columns_.back(), 0, 0, &next_leaf);

@@ -757,6 +757,30 @@ TEST_CASE("ALTER TABLE ADD COLUMN mid-stream starts a new file with the new colu
                                                       {"u", "1", "a2", "red"}});
 }
 
+TEST_CASE("a column named like a metadata column stops row content with exit 78; envelope works") {
+    CdcFixture f;
+    f.Sql("CREATE TABLE product (id int PRIMARY KEY, _position text)");
+    f.Sql("INSERT INTO product VALUES (1, 'shelf 4')");
+    std::string lake = f.dir.File("lake");
+    std::string rows = f.WritePipeline("clash", "[public.product]", "", SinkYaml(lake));
+    ProcessResult r = f.Cdcctl({"run", "--once", rows});
+    CHECK_MESSAGE(r.exit_code == 78, r.Describe());
+    CHECK_MESSAGE(Contains(r.err, "table 'public.product' has a column named '_position'"), r.err);
+    CHECK_MESSAGE(Contains(r.err, "content: envelope"), r.err);
+    CHECK(ParquetFiles(lake).empty());
+    CHECK(TempFiles(lake).empty());
+
+    std::string env_lake = f.dir.File("env");
+    std::string envelope = f.WritePipeline("noclash", "[public.product]", "",
+                                           SinkYaml(env_lake, "  content: envelope\n"));
+    f.RunOnce(envelope);
+    std::vector<std::string> files = ParquetFiles(env_lake);
+    REQUIRE(files.size() == 1);
+    CheckConformance(files);
+    DuckResult d = Duck("SELECT after.id::VARCHAR, after._position FROM " + ReadParquet(files));
+    CHECK(d.rows == std::vector<std::vector<Cell>>{{"1", "shelf 4"}});
+}
+
 TEST_CASE("partition_by date writes Hive-style dt= folders from the source time in UTC") {
     CdcFixture f;
     f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text)");
