@@ -369,11 +369,13 @@ ParquetRowLayout::Node ParquetRowLayout::Plan(const FieldSchema &f, const std::s
         }
     }
     // REQUIRED only where a null can never arrive: a NOT NULL column of a type whose unchanged
-    // TOAST value has a placeholder, or that PostgreSQL never TOASTs (fixed-size types).
+    // TOAST value has a placeholder, or that PostgreSQL never TOASTs (fixed-size types). A
+    // numeric is variable-size whatever decimal_handling_mode makes of it (double included).
     bool can_be_unavailable_null = n.conv == Conv::kDecimalInt32 || n.conv == Conv::kDecimalInt64 ||
                                    n.conv == Conv::kDecimalFixed || n.conv == Conv::kDecimalText ||
                                    n.conv == Conv::kVariableDecimalText ||
-                                   (n.conv == Conv::kText && !n.placeholder);
+                                   (n.conv == Conv::kText && !n.placeholder) ||
+                                   f.source_type == "numeric";
     n.optional = force_optional || f.optional || can_be_unavailable_null;
     *out = SchemaNode::Leaf(name, n.optional ? Repetition::kOptional : Repetition::kRequired,
                             physical, logical, type_length);

@@ -573,6 +573,29 @@ TEST_CASE("updates, deletes and truncates as rows; unchanged TOAST values; envel
     CHECK(pos.rows[0][0] == Cell("3"));
 }
 
+TEST_CASE("envelope content: an unchanged TOASTed NOT NULL numeric as double is null, not a stop") {
+    CdcFixture f;
+    f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text, third numeric NOT NULL)");
+    f.Sql("ALTER TABLE product ALTER COLUMN third SET STORAGE EXTERNAL");
+    // 8000 digits, about 4 KB: stored out of line.
+    f.Sql("INSERT INTO product VALUES (1, 'a', ('0.' || repeat('7', 8000))::numeric)");
+    std::string lake = f.dir.File("lake");
+    std::string file = f.WritePipeline("toastnum", "[public.product]",
+                                       "  decimal_handling_mode: double\n",
+                                       SinkYaml(lake, "  content: envelope\n"));
+    f.RunOnce(file);
+    f.Sql("UPDATE product SET name = 'b' WHERE id = 1");  // third is TOASTed and unchanged
+    ProcessResult r = f.Cdcctl({"run", "--once", file});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
+    std::vector<std::string> files = ParquetFiles(lake);
+    auto reports = CheckConformance(files);
+    CHECK(reports[0].columns.at("after.third").repetition == "OPTIONAL");
+    DuckResult d = Duck("SELECT op, after.name, round(after.third, 6)::VARCHAR FROM " +
+                        ReadParquet(files) + " ORDER BY op = 'r' DESC");
+    CHECK(d.rows == std::vector<std::vector<Cell>>{{"r", "a", "0.777778"},
+                                                   {"u", "b", std::nullopt}});
+}
+
 TEST_CASE("each codec writes files both readers decompress") {
     CdcFixture f;
     f.Sql("CREATE TABLE product (id int PRIMARY KEY, name text, price numeric(10,2))");
