@@ -805,13 +805,24 @@ TEST_CASE("with store disabled the double parses and counts but keeps nothing") 
     CHECK(es.bulk_items() == 100);
 }
 
+// The URL of the standalone double's "listening on URL" line, once the whole line is there.
+std::string ListeningUrl(BackgroundProcess &p) {
+    const std::string prefix = "listening on ";
+    for (int i = 0; i < 200; ++i) {
+        std::string out = p.ReadStdoutSoFar();
+        size_t at = out.find(prefix);
+        size_t end = at == std::string::npos ? at : out.find('\n', at);
+        if (end != std::string::npos) return out.substr(at + prefix.size(), end - at - prefix.size());
+        std::this_thread::sleep_for(50ms);
+    }
+    FAIL("the double printed no \"listening on\" line within 10 s: " << p.ReadStdoutSoFar());
+    return "";
+}
+
 TEST_CASE("the standalone program serves until SIGTERM and takes faults over HTTP") {
     BackgroundProcess p({CDCCTL_ES_DOUBLE, "--port", "0", "--user", "u", "--password", "p"});
-    REQUIRE(p.WaitForStdout("listening on http://127.0.0.1:", 10s));
-    std::this_thread::sleep_for(50ms);
-    std::string out = p.ReadStdoutSoFar();
-    std::string url = out.substr(out.find("http://"));
-    url = url.substr(0, url.find('\n'));
+    std::string url = ListeningUrl(p);
+    REQUIRE(url.rfind("http://127.0.0.1:", 0) == 0);
     Client c(url);
     CHECK(c.Get("/").status == 401);
     c.SetUser("u:p");
@@ -830,11 +841,7 @@ TEST_CASE("the standalone program serves until SIGTERM and takes faults over HTT
 
     BackgroundProcess os(
         {CDCCTL_ES_DOUBLE, "--port", "0", "--distribution", "opensearch", "--no-store"});
-    REQUIRE(os.WaitForStdout("listening on", 10s));
-    std::this_thread::sleep_for(50ms);
-    out = os.ReadStdoutSoFar();
-    url = out.substr(out.find("http://"));
-    url = url.substr(0, url.find('\n'));
+    url = ListeningUrl(os);
     Doc info(Client(url).Get("/").body);
     CHECK(info.Str("/version/distribution") == "opensearch");
     CHECK(info.Str("/version/number") == "2.11.1");
