@@ -232,6 +232,7 @@ TEST_CASE("kill -9 mid-stream: every committed change arrives, in order, duplica
     std::vector<long> a = Ids(ParseEvents(out), "c");
     std::vector<long> b = Ids(second, "c");
     REQUIRE(!a.empty());
+    MESSAGE("killed after " << a.size() << " of 200000 events");
     CHECK_MESSAGE(a.size() < 200000, "the run finished before it was killed; the test proves nothing");
     std::set<long> seen(a.begin(), a.end());
     // The restart repeats a prefix (the unconfirmed tail of the first run), then only new rows.
