@@ -2,10 +2,10 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
-#include "core/config/pipeline.h"
+#include "registry/pipeline.h"
 #include "core/error.h"
 #include "core/runtime/log.h"
-#include "core/runtime/registry.h"
+#include "registry/registry.h"
 
 namespace cdcctl::cli {
 

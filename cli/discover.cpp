@@ -2,8 +2,8 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
-#include "core/config/pipeline.h"
-#include "core/runtime/registry.h"
+#include "registry/pipeline.h"
+#include "registry/registry.h"
 
 namespace cdcctl::cli {
 

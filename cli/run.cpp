@@ -1,8 +1,9 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
-#include "core/config/pipeline.h"
+#include "registry/pipeline.h"
 #include "core/runtime/log.h"
 #include "core/runtime/pipeline_runner.h"
+#include "registry/registry.h"
 #include "core/runtime/signals.h"
 
 namespace cdcctl::cli {

@@ -4,12 +4,12 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
-#include "core/config/pipeline.h"
+#include "registry/pipeline.h"
 #include "core/json/json_writer.h"
 #include "core/runtime/log.h"
 #include "core/state/run_lock.h"
 #include "core/state/state_store.h"
-#include "core/runtime/registry.h"
+#include "registry/registry.h"
 
 namespace cdcctl::cli {
 
@@ -35,6 +35,8 @@ int State(const std::string &file) {
     field(&out, "pipeline", state->pipeline);
     out += ',';
     field(&out, "source_type", state->source_type);
+    out += ',';
+    field(&out, "mode", state->mode);
     out += ',';
     field(&out, "state_file", config.state_path);
     out += ",\"offset\":{";

@@ -27,19 +27,39 @@ enum class Op : char {
 enum class SnapshotMarker : uint8_t { kFalse, kTrue, kFirst, kLast, kFirstInDataCollection, kLastInDataCollection };
 std::string_view SnapshotMarkerName(SnapshotMarker m);  // "false", "true", "first", "last", ...
 
-// Where an event came from. Fields a connector does not have stay at their defaults.
+// Where an event came from, in terms every sink understands. The connector's own source-block
+// values (PostgreSQL's txId and lsn, MySQL's file and pos, ...) are in `values`, in the order its
+// SourceBlock declares them.
 struct SourceInfo {
     int64_t ts_ms = 0;  // commit time at the source (snapshot: the time the row was read)
     SnapshotMarker snapshot = SnapshotMarker::kFalse;
-    int64_t tx_id = -1;  // -1: none
-    // PostgreSQL: the LSN of the change and of the last commit before it (Debezium's "sequence").
-    uint64_t lsn = 0;
-    uint64_t last_commit_lsn = 0;
-    // Grows, for every row, in the order its changes were committed, so sinks can use it as an
-    // external version (an older change must never overwrite a newer one). PostgreSQL: the
-    // commit LSN of the event's transaction; snapshot reads: the snapshot's consistent point,
-    // which is below the commit LSN of every transaction the stream delivers after it.
-    uint64_t commit_lsn = 0;
+    // Grows with commit order and is equal for every event of one transaction, so sinks use it as
+    // the external version and the ordering key (an older change must never overwrite a newer
+    // one). Snapshot reads carry a value below every transaction the stream delivers after them.
+    // 0: none.
+    uint64_t commit_order = 0;
+    // The event's own position, growing within a transaction (PostgreSQL: the change's LSN).
+    // 0: none.
+    uint64_t event_order = 0;
+    // Debezium's source.sequence, as the connector writes it (PostgreSQL: ["<last commit lsn>",
+    // "<lsn>"]); empty: null.
+    std::string sequence;
+    // The connector's own values, SourceBlock::value_count of them; null unless set.
+    std::vector<Value> values;
+
+    // Back to the defaults, keeping the storage of the values and the sequence.
+    void Reset() {
+        ts_ms = 0;
+        snapshot = SnapshotMarker::kFalse;
+        commit_order = 0;
+        event_order = 0;
+        sequence.clear();
+        for (Value &v : values) v.SetNull();
+    }
+    bool operator==(const SourceInfo &o) const {
+        return ts_ms == o.ts_ms && snapshot == o.snapshot && commit_order == o.commit_order &&
+               event_order == o.event_order && sequence == o.sequence && values == o.values;
+    }
 };
 
 struct ChangeEvent {
@@ -65,7 +85,7 @@ public:
         ChangeEvent &e = events_[count_++];
         e.has_before = false;
         e.has_after = false;
-        e.source = SourceInfo{};
+        e.source.Reset();
         return e;
     }
     void Clear() {

@@ -13,26 +13,52 @@ namespace {
 
 constexpr std::string_view kUnavailable = "__debezium_unavailable_value";
 
-// io.debezium.connector.postgresql.Source, as JsonConverter renders it.
-constexpr std::string_view kSourceSchema =
-    R"({"type":"struct","fields":[)"
-    R"({"type":"string","optional":false,"field":"version"},)"
-    R"({"type":"string","optional":false,"field":"connector"},)"
-    R"({"type":"string","optional":false,"field":"name"},)"
-    R"({"type":"int64","optional":false,"field":"ts_ms"},)"
+// Debezium's snapshot marker: an io.debezium.data.Enum with its allowed values and default.
+constexpr std::string_view kSnapshotFieldSchema =
     R"({"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,)"
     R"("parameters":{"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},)"
-    R"("default":"false","field":"snapshot"},)"
-    R"({"type":"string","optional":false,"field":"db"},)"
-    R"({"type":"string","optional":true,"field":"sequence"},)"
-    R"({"type":"int64","optional":true,"field":"ts_us"},)"
-    R"({"type":"int64","optional":true,"field":"ts_ns"},)"
-    R"({"type":"string","optional":false,"field":"schema"},)"
-    R"({"type":"string","optional":false,"field":"table"},)"
-    R"({"type":"int64","optional":true,"field":"txId"},)"
-    R"({"type":"int64","optional":true,"field":"lsn"},)"
-    R"({"type":"int64","optional":true,"field":"xmin"}],)"
-    R"("optional":false,"name":"io.debezium.connector.postgresql.Source","field":"source"})";
+    R"("default":"false","field":"snapshot"})";
+
+// The connector's source struct, as JsonConverter renders it.
+std::string SourceSchemaJson(const SourceBlock &block) {
+    std::string out = R"({"type":"struct","fields":[)";
+    for (size_t i = 0; i < block.fields.size(); ++i) {
+        const SourceField &f = block.fields[i];
+        if (i > 0) out.push_back(',');
+        if (f.from == SourceFieldFrom::kSnapshot) {
+            out.append(kSnapshotFieldSchema);
+            continue;
+        }
+        out.append(R"({"type":)");
+        json::AppendString(&out, FieldTypeName(f.type));
+        out.append(f.optional ? R"(,"optional":true,"field":)" : R"(,"optional":false,"field":)");
+        json::AppendString(&out, f.name);
+        out.push_back('}');
+    }
+    out.append(R"(],"optional":false,"name":)");
+    json::AppendString(&out, block.schema_name);
+    out.append(R"(,"field":"source"})");
+    return out;
+}
+
+// The row format's metadata fields: __op, __table, the connector's position, __ts_ms.
+std::string RowMetaSchemaJson(const SourceBlock &block) {
+    std::string out = R"({"type":"string","optional":true,"field":"__op"},)"
+                      R"({"type":"string","optional":true,"field":"__table"},)";
+    if (!block.row_position_field.empty()) {
+        FieldType type = FieldType::kString;
+        for (const SourceField &f : block.fields) {
+            if (f.from == SourceFieldFrom::kValue && f.value == block.row_position_value) type = f.type;
+        }
+        out.append(R"({"type":)");
+        json::AppendString(&out, FieldTypeName(type));
+        out.append(R"(,"optional":true,"field":)");
+        json::AppendString(&out, block.row_position_field);
+        out.append("},");
+    }
+    out.append(R"({"type":"int64","optional":true,"field":"__ts_ms"})");
+    return out;
+}
 
 constexpr std::string_view kTransactionSchema =
     R"({"type":"struct","fields":[)"
@@ -47,23 +73,17 @@ constexpr std::string_view kEnvelopeTailSchema =
     R"({"type":"int64","optional":true,"field":"ts_us"},)"
     R"({"type":"int64","optional":true,"field":"ts_ns"})";
 
-constexpr std::string_view kRowMetaSchema =
-    R"({"type":"string","optional":true,"field":"__op"},)"
-    R"({"type":"string","optional":true,"field":"__table"},)"
-    R"({"type":"int64","optional":true,"field":"__lsn"},)"
-    R"({"type":"int64","optional":true,"field":"__ts_ms"})";
-
 // The "<topic>.Value" struct of a table's columns.
 void AppendValueSchema(std::string *out, const TableSchema &table, bool optional, std::string_view field_name,
-                       bool with_row_meta) {
+                       std::string_view row_meta) {
     out->append(R"({"type":"struct","fields":[)"sv);
     for (size_t i = 0; i < table.columns.size(); ++i) {
         if (i > 0) out->push_back(',');
         AppendFieldSchemaJson(out, table.columns[i], table.columns[i].name);
     }
-    if (with_row_meta) {
+    if (!row_meta.empty()) {
         if (!table.columns.empty()) out->push_back(',');
-        out->append(kRowMetaSchema);
+        out->append(row_meta);
     }
     out->append(optional ? R"(],"optional":true,"name":)" : R"(],"optional":false,"name":)");
     json::AppendString(out, table.topic + ".Value");
@@ -74,13 +94,13 @@ void AppendValueSchema(std::string *out, const TableSchema &table, bool optional
     out->push_back('}');
 }
 
-void AppendEnvelopeSchema(std::string *out, const TableSchema &table) {
+void AppendEnvelopeSchema(std::string *out, const TableSchema &table, std::string_view source_schema) {
     out->append(R"({"type":"struct","fields":[)"sv);
-    AppendValueSchema(out, table, true, "before", false);
+    AppendValueSchema(out, table, true, "before", {});
     out->push_back(',');
-    AppendValueSchema(out, table, true, "after", false);
+    AppendValueSchema(out, table, true, "after", {});
     out->push_back(',');
-    out->append(kSourceSchema);
+    out->append(source_schema);
     out->push_back(',');
     out->append(kTransactionSchema);
     out->push_back(',');
@@ -91,9 +111,9 @@ void AppendEnvelopeSchema(std::string *out, const TableSchema &table) {
 }
 
 // A row-format truncate has no columns, only the metadata fields.
-void AppendTruncateRowSchema(std::string *out, const TableSchema &table) {
+void AppendTruncateRowSchema(std::string *out, const TableSchema &table, std::string_view row_meta) {
     out->append(R"({"type":"struct","fields":[)"sv);
-    out->append(kRowMetaSchema);
+    out->append(row_meta);
     out->append(R"(],"optional":false,"name":)"sv);
     json::AppendString(out, table.topic + ".Value");
     out->push_back('}');
@@ -114,45 +134,12 @@ void WriteArrayItems(json::JsonWriter &w, const FieldSchema &item_schema, const 
     w.EndArray();
 }
 
-// Debezium's sequence: a JSON array of two decimal LSN strings, itself sent as a string. Written
-// already escaped: ["1","2"] becomes "[\"1\",\"2\"]".
-void AppendSequence(std::string *out, uint64_t last_commit_lsn, uint64_t lsn) {
-    char buf[80];
-    char *p = buf;
-    *p++ = '"';
-    *p++ = '[';
-    auto put = [&p](uint64_t v) {
-        if (v == 0) {
-            std::memcpy(p, "null", 4);
-            p += 4;
-            return;
-        }
-        char digits[20];  // UINT64_MAX has 20
-        auto n = static_cast<size_t>(std::to_chars(digits, digits + sizeof(digits), v).ptr - digits);
-        std::memcpy(p, "\\\"", 2);
-        std::memcpy(p + 2, digits, n);
-        std::memcpy(p + 2 + n, "\\\"", 2);
-        p += n + 4;
-    };
-    put(last_commit_lsn);
-    *p++ = ',';
-    put(lsn);
-    *p++ = ']';
-    *p++ = '"';
-    out->append(buf, static_cast<size_t>(p - buf));
-}
-
 // ts_us / ts_ns derived from milliseconds; null (they are optional) where int64 cannot hold them,
 // which for nanoseconds is after the year 2262.
 void AppendScaledTime(std::string *out, int64_t ts_ms, int64_t factor) {
     int64_t scaled;
     if (__builtin_mul_overflow(ts_ms, factor, &scaled)) out->append("null", 4);
     else json::AppendInt(out, scaled);
-}
-
-void AppendOptionalLsn(std::string *out, uint64_t lsn) {
-    if (lsn == 0) out->append("null", 4);
-    else json::AppendUint(out, lsn);
 }
 
 // One value written where a JsonWriter would write it right after a key (no separator): scalars
@@ -302,13 +289,9 @@ void WriteRowObject(json::JsonWriter &w, const TableSchema &table, const Row &ro
 }
 
 EnvelopeEncoder::EnvelopeEncoder(EnvelopeEncoderConfig config) : config_(std::move(config)) {
-    source_head_ = R"(,"source":{"version":)";
-    json::AppendString(&source_head_, config_.version);
-    source_head_ += R"(,"connector":)";
-    json::AppendString(&source_head_, config_.connector);
-    source_head_ += R"(,"name":)";
-    json::AppendString(&source_head_, config_.topic_prefix);
-    source_head_ += R"(,"ts_ms":)";
+    if (config_.source_block == nullptr) throw Error("encoder", "the envelope encoder needs the source's SourceBlock");
+    source_schema_ = SourceSchemaJson(*config_.source_block);
+    row_meta_schema_ = RowMetaSchemaJson(*config_.source_block);
 }
 
 EnvelopeEncoder::CachedSchema &EnvelopeEncoder::EntryFor(const TableSchemaPtr &table) {
@@ -328,8 +311,8 @@ EnvelopeEncoder::CachedSchema &EnvelopeEncoder::EntryFor(const TableSchemaPtr &t
         CachedSchema entry;
         entry.table = table;
         if (config_.schemas) {
-            if (config_.format == EventFormat::kEnvelope) AppendEnvelopeSchema(&entry.json, *table);
-            else AppendValueSchema(&entry.json, *table, false, {}, true);
+            if (config_.format == EventFormat::kEnvelope) AppendEnvelopeSchema(&entry.json, *table, source_schema_);
+            else AppendValueSchema(&entry.json, *table, false, {}, row_meta_schema_);
         }
         entry.keys.reserve(table->columns.size());
         for (const FieldSchema &column : table->columns) {
@@ -338,19 +321,41 @@ EnvelopeEncoder::CachedSchema &EnvelopeEncoder::EntryFor(const TableSchemaPtr &t
             key.push_back(':');
             entry.keys.push_back(std::move(key));
         }
-        entry.source_db = R"(,"db":)";
-        json::AppendString(&entry.source_db, table->database);
-        entry.source_db += R"(,"sequence":)";
-        entry.source_table = R"(,"schema":)";
-        json::AppendString(&entry.source_table, table->schema);
-        entry.source_table += R"(,"table":)";
-        json::AppendString(&entry.source_table, table->table);
-        entry.source_table += R"(,"txId":)";
+        // The source block: constant members are rendered into the text before the next
+        // per-event member.
+        const SourceBlock &block = *config_.source_block;
+        std::string text = R"(,"source":{)";
+        for (size_t i = 0; i < block.fields.size(); ++i) {
+            const SourceField &f = block.fields[i];
+            if (i > 0) text.push_back(',');
+            json::AppendString(&text, f.name);
+            text.push_back(':');
+            switch (f.from) {
+                case SourceFieldFrom::kVersion: json::AppendString(&text, config_.version); break;
+                case SourceFieldFrom::kConnector: json::AppendString(&text, block.connector); break;
+                case SourceFieldFrom::kName: json::AppendString(&text, config_.topic_prefix); break;
+                case SourceFieldFrom::kDatabase: json::AppendString(&text, table->database); break;
+                case SourceFieldFrom::kSchema: json::AppendString(&text, table->schema); break;
+                case SourceFieldFrom::kTable: json::AppendString(&text, table->table); break;
+                case SourceFieldFrom::kNull: text += "null"sv; break;
+                default:
+                    entry.source_parts.push_back({std::move(text), f.from, f.value});
+                    text.clear();
+                    break;
+            }
+        }
+        text.push_back('}');
+        entry.source_end = std::move(text);
         entry.row_table = R"(,"__table":")";
         json::AppendEscaped(&entry.row_table, table->schema);
         json::AppendEscaped(&entry.row_table, ".");
         json::AppendEscaped(&entry.row_table, table->table);
-        entry.row_table += R"(","__lsn":)";
+        entry.row_table.push_back('"');
+        if (!block.row_position_field.empty()) {
+            entry.row_table.push_back(',');
+            json::AppendString(&entry.row_table, block.row_position_field);
+            entry.row_table.push_back(':');
+        }
         it = cache_.emplace(table.get(), std::move(entry)).first;
     }
     last_table_ = table.get();
@@ -370,7 +375,7 @@ void EnvelopeEncoder::Encode(const ChangeEvent &event, std::string *out) {
     if (config_.format == EventFormat::kRow && event.op == Op::kTruncate) {
         // Truncates are rare: render their metadata-only schema each time.
         truncate_schema_.clear();
-        AppendTruncateRowSchema(&truncate_schema_, *event.table);
+        AppendTruncateRowSchema(&truncate_schema_, *event.table, row_meta_schema_);
         out->append(truncate_schema_);
     } else {
         out->append(entry.json);
@@ -435,31 +440,32 @@ void EnvelopeEncoder::AppendEnvelope(std::string *out, const CachedSchema &entry
 void EnvelopeEncoder::AppendSource(std::string *out, const CachedSchema &entry, const ChangeEvent &event) {
     const SourceInfo &s = event.source;
     SourceMemo &m = source_memo_;
-    if (m.table == event.table.get() && m.source.ts_ms == s.ts_ms && m.source.snapshot == s.snapshot &&
-        m.source.tx_id == s.tx_id && m.source.lsn == s.lsn && m.source.last_commit_lsn == s.last_commit_lsn) {
+    if (m.table == event.table.get() && m.source == s) {
         out->append(m.text);
         return;
     }
     m.table = nullptr;
     std::string &t = m.text;
     t.clear();
-    t += source_head_;  // ,"source":{"version":..,"connector":..,"name":..,"ts_ms":
-    json::AppendInt(&t, s.ts_ms);
-    t += R"(,"snapshot":)"sv;
-    json::AppendString(&t, SnapshotMarkerName(s.snapshot));
-    t += entry.source_db;  // ,"db":..,"sequence":
-    if (s.lsn == 0) t += "null"sv;
-    else AppendSequence(&t, s.last_commit_lsn, s.lsn);
-    t += R"(,"ts_us":)"sv;
-    AppendScaledTime(&t, s.ts_ms, 1000);
-    t += R"(,"ts_ns":)"sv;
-    AppendScaledTime(&t, s.ts_ms, 1000000);
-    t += entry.source_table;  // ,"schema":..,"table":..,"txId":
-    if (s.tx_id < 0) t += "null"sv;
-    else json::AppendInt(&t, s.tx_id);
-    t += R"(,"lsn":)"sv;
-    AppendOptionalLsn(&t, s.lsn);
-    t += R"(,"xmin":null})"sv;
+    for (const SourcePart &part : entry.source_parts) {
+        t += part.text;
+        switch (part.from) {
+            case SourceFieldFrom::kTsMs: json::AppendInt(&t, s.ts_ms); break;
+            case SourceFieldFrom::kTsUs: AppendScaledTime(&t, s.ts_ms, 1000); break;
+            case SourceFieldFrom::kTsNs: AppendScaledTime(&t, s.ts_ms, 1000000); break;
+            case SourceFieldFrom::kSnapshot: json::AppendString(&t, SnapshotMarkerName(s.snapshot)); break;
+            case SourceFieldFrom::kSequence:
+                if (s.sequence.empty()) t += "null"sv;
+                else json::AppendString(&t, s.sequence);
+                break;
+            case SourceFieldFrom::kValue:
+                if (part.value < s.values.size()) AppendValue(&t, FieldSchema{}, s.values[part.value]);
+                else t += "null"sv;
+                break;
+            default: t += "null"sv; break;
+        }
+    }
+    t += entry.source_end;
     m.source = s;
     m.table = event.table.get();
     out->append(t);
@@ -489,7 +495,12 @@ void EnvelopeEncoder::AppendRowFormat(std::string *out, const CachedSchema &entr
     out->append(op_key);
     AppendOp(out, event.op);
     out->append(entry.row_table);  // ,"__table":"<schema>.<table>","__lsn":
-    AppendOptionalLsn(out, event.source.lsn);
+    const SourceBlock &block = *config_.source_block;
+    if (!block.row_position_field.empty()) {
+        const auto &values = event.source.values;
+        if (block.row_position_value < values.size()) AppendValue(out, FieldSchema{}, values[block.row_position_value]);
+        else out->append("null", 4);
+    }
     out->append(R"(,"__ts_ms":)"sv);
     json::AppendInt(out, event.ts_ms);
     out->push_back('}');

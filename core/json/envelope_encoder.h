@@ -1,18 +1,20 @@
-// ChangeEvent -> one JSON object, as Debezium's PostgreSQL connector and Kafka Connect's
-// JsonConverter would write the record value.
+// ChangeEvent -> one JSON object, as Debezium's connectors and Kafka Connect's JsonConverter
+// would write the record value.
 //
 // Envelope format (Debezium 2.7+ value layout):
 //   {"before":{..}|null,"after":{..}|null,
-//    "source":{"version","connector","name","ts_ms","snapshot","db","sequence","ts_us","ts_ns",
-//              "schema","table","txId","lsn","xmin"},
+//    "source":{<the connector's SourceBlock fields, e.g. for PostgreSQL "version","connector",
+//              "name","ts_ms","snapshot","db","sequence","ts_us","ts_ns","schema","table","txId",
+//              "lsn","xmin">},
 //    "transaction":null,"op":"c","ts_ms":..,"ts_us":..,"ts_ns":..}
-// source.sequence is Debezium's JSON-array-in-a-string ["<last commit lsn>","<lsn>"] of decimal
-// LSNs (null entries where the LSN is 0, and null altogether when the event has no LSN); the
-// *_us/*_ns timestamps are derived from the millisecond ones cdcctl carries.
+// source.sequence is the connector's string (PostgreSQL: ["<last commit lsn>","<lsn>"]), null
+// when the event has none; the *_us/*_ns timestamps are derived from the millisecond ones cdcctl
+// carries.
 //
-// Row format (Debezium's ExtractNewRecordState with add.fields=op,table,lsn,ts_ms): the after
-// state (deletes: the before state, at least the key) plus "__op", "__table" ("schema.table"),
-// "__lsn" (null when 0) and "__ts_ms". Truncates carry only those four fields.
+// Row format (Debezium's ExtractNewRecordState with add.fields=op,table,<position>,ts_ms): the
+// after state (deletes: the before state, at least the key) plus "__op", "__table"
+// ("schema.table"), the connector's position member (PostgreSQL: "__lsn", null when 0) and
+// "__ts_ms". Truncates carry only those fields.
 //
 // schemas=true wraps either form as JsonConverter does: {"schema":{..},"payload":{..}}.
 //
@@ -33,6 +35,7 @@
 #include <vector>
 
 #include "core/event/change_event.h"
+#include "core/event/source_block.h"
 #include "core/json/json_writer.h"
 
 namespace cdcctl {
@@ -42,8 +45,8 @@ enum class EventFormat { kEnvelope, kRow };
 struct EnvelopeEncoderConfig {
     EventFormat format = EventFormat::kEnvelope;
     bool schemas = false;
-    std::string topic_prefix;              // source.name
-    std::string connector = "postgresql";  // source.connector
+    std::string topic_prefix;                 // source.name
+    const SourceBlock *source_block = nullptr;  // the connector's source struct; required
     std::string version = "cdcctl-" CDCCTL_VERSION;  // source.version
 };
 
@@ -55,14 +58,21 @@ public:
     void Encode(const ChangeEvent &event, std::string *out);
 
 private:
+    // One per-event member of the source block, after the constant text that precedes it.
+    struct SourcePart {
+        std::string text;
+        SourceFieldFrom from;
+        uint8_t value = 0;
+    };
     // Everything about one table that does not change from event to event, pre-rendered.
     struct CachedSchema {
         TableSchemaPtr table;  // keeps the key's address from being reused while cached
         std::string json;      // the schema (schemas=true only)
         std::vector<std::string> keys;  // per column: ,"<escaped name>":
-        std::string source_db;          // ,"db":"..","sequence":
-        std::string source_table;       // ,"schema":"..","table":"..","txId":
-        std::string row_table;          // ,"__table":"<schema>.<table>","__lsn":
+        // The source block: constant text (keys, names) before each per-event part.
+        std::vector<SourcePart> source_parts;
+        std::string source_end;  // the text after the last per-event part
+        std::string row_table;   // ,"__table":"<schema>.<table>" and the position key
     };
 
     CachedSchema &EntryFor(const TableSchemaPtr &table);
@@ -73,7 +83,8 @@ private:
     void AppendSource(std::string *out, const CachedSchema &entry, const ChangeEvent &event);
 
     EnvelopeEncoderConfig config_;
-    std::string source_head_;  // ,"source":{"version":..,"connector":..,"name":..,"ts_ms":
+    std::string source_schema_;    // the source struct's JsonConverter schema
+    std::string row_meta_schema_;  // the row format's metadata fields' schemas
     std::unordered_map<const TableSchema *, CachedSchema> cache_;
     std::unordered_map<std::string, const TableSchema *> cache_by_topic_;
     // The entry of the last event's table: consecutive events mostly share a table.

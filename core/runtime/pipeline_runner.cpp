@@ -14,9 +14,7 @@
 
 #include "core/error.h"
 #include "core/runtime/log.h"
-#include "core/runtime/registry.h"
 #include "core/runtime/signals.h"
-#include "core/state/run_lock.h"
 #include "core/state/state_store.h"
 
 namespace cdcctl {
@@ -200,24 +198,27 @@ void ProduceBatches(Source &source, Handoff &handoff, const RunOptions &options)
     }
 }
 
-std::string_view SourceTypeName(const PipelineConfig &config) {
-    return std::visit([](const auto &s) { return SourceTypeOf(s); }, config.source);
-}
-
 }  // namespace
 
+std::string_view PipelineModeName(PipelineMode mode) {
+    return mode == PipelineMode::kSync ? "sync" : "cdc";
+}
+
 RunSummary RunLoop(Source &source, std::vector<std::unique_ptr<Transform>> &transforms, Sink &sink,
-                   StateStore &store, const PipelineConfig &config, const RunOptions &options) {
+                   StateStore &store, const RunIdentity &identity, const RunOptions &options) {
     RunSummary summary;
     PipelineState state;
-    state.pipeline = config.name;
-    state.source_type = std::string(SourceTypeName(config));
+    state.pipeline = identity.pipeline;
+    state.source_type = identity.source_type;
+    state.mode = std::string(PipelineModeName(identity.mode));
     if (auto stored = store.Load()) {
-        if (stored->pipeline != config.name || stored->source_type != state.source_type) {
+        if (stored->pipeline != state.pipeline || stored->source_type != state.source_type ||
+            stored->mode != state.mode) {
             throw StateError("state", "state file '" + store.path() + "' belongs to pipeline '" +
-                                          stored->pipeline + "' (" + stored->source_type +
-                                          "), not '" + config.name + "' (" + state.source_type +
-                                          "); point 'state:' at another file, or run 'cdcctl reset'");
+                                          stored->pipeline + "' (" + stored->source_type + ", " +
+                                          stored->mode + " mode), not '" + state.pipeline + "' (" +
+                                          state.source_type + ", " + state.mode +
+                                          " mode); point 'state:' at another file, or run 'cdcctl reset'");
         }
         state.offset = stored->offset;
     }
@@ -294,15 +295,6 @@ RunSummary RunLoop(Source &source, std::vector<std::unique_ptr<Transform>> &tran
     source.Close();
     sink.Close();
     return summary;
-}
-
-RunSummary RunPipeline(const PipelineConfig &config, const RunOptions &options) {
-    RunLock lock = RunLock::Acquire(config.state_path, config.name);
-    StateStore store(config.state_path, config.file);
-    std::unique_ptr<Source> source = MakeSource(config, options.once);
-    std::vector<std::unique_ptr<Transform>> transforms = MakeTransforms(config);
-    std::unique_ptr<Sink> sink = MakeSink(config);
-    return RunLoop(*source, transforms, *sink, store, config, options);
 }
 
 }  // namespace cdcctl

@@ -6,12 +6,25 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
-#include "core/config/pipeline.h"
 #include "core/runtime/source.h"
 
 namespace cdcctl {
+
+// cdc: snapshot, then stream every change. sync: query-based runs.
+enum class PipelineMode { kCdc, kSync };
+std::string_view PipelineModeName(PipelineMode mode);  // "cdc", "sync"
+
+// What the loop needs to know about the pipeline it runs: a state file is only ever handed back
+// to the pipeline, source type and mode that saved it.
+struct RunIdentity {
+    std::string pipeline;     // the pipeline's name
+    std::string source_type;  // "postgres", ...
+    PipelineMode mode = PipelineMode::kCdc;
+};
 
 struct RunOptions {
     bool once = false;
@@ -28,13 +41,11 @@ struct RunSummary {
     bool interrupted = false;  // SIGINT / SIGTERM
 };
 
-// Takes the run lock, loads the state, runs until done (--once), stopped, or failed. Throws
-// cdcctl::Error subclasses for the CLI to map to exit codes.
-RunSummary RunPipeline(const PipelineConfig &config, const RunOptions &options);
-
-// The same loop over given parts, for tests.
+// Loads the state, opens the sink and the source, and runs until done (--once), stopped, or
+// failed. The caller holds the run lock. Throws cdcctl::Error subclasses for the CLI to map to
+// exit codes; a state saved by another pipeline, source type or mode is a StateError.
 class StateStore;
 RunSummary RunLoop(Source &source, std::vector<std::unique_ptr<Transform>> &transforms, Sink &sink,
-                   StateStore &store, const PipelineConfig &config, const RunOptions &options);
+                   StateStore &store, const RunIdentity &identity, const RunOptions &options);
 
 }  // namespace cdcctl

@@ -1,11 +1,12 @@
 // The three roles of a pipeline. A connector gets its typed config struct in its constructor
-// (never YAML) and is created through the one registry in core/runtime/registry.cpp.
+// (never YAML) and is created through the one registry in registry/registry.cpp.
 #pragma once
 
 #include <chrono>
 #include <string>
 
 #include "core/event/change_event.h"
+#include "core/event/source_block.h"
 
 namespace cdcctl {
 
@@ -36,7 +37,8 @@ struct SinkContext {
     std::string pipeline;      // the pipeline's name
     std::string file;          // the pipeline file, for messages
     std::string topic_prefix;  // topics are <topic_prefix>.<schema>.<table>
-    std::string connector = "postgresql";  // source.connector in envelopes
+    // The source's Debezium source struct: envelopes, positions and versions are written from it.
+    const SourceBlock *source_block = nullptr;
 };
 
 class Sink {

@@ -88,6 +88,11 @@ std::string Canonical(const PipelineState &state, std::string_view updated_at) {
     AppendJsonString(&out, state.pipeline);
     out.append(",\"source_type\":");
     AppendJsonString(&out, state.source_type);
+    // Files written before the mode was recorded have none, and their checksum covers none.
+    if (!state.mode.empty()) {
+        out.append(",\"mode\":");
+        AppendJsonString(&out, state.mode);
+    }
     out.append(",\"offset\":{");
     bool first = true;
     for (const auto &[key, value] : state.offset) {
@@ -109,6 +114,10 @@ std::string Render(const PipelineState &state, std::string_view updated_at) {
     AppendJsonString(&out, state.pipeline);
     out.append(",\n  \"source_type\": ");
     AppendJsonString(&out, state.source_type);
+    if (!state.mode.empty()) {
+        out.append(",\n  \"mode\": ");
+        AppendJsonString(&out, state.mode);
+    }
     out.append(",\n  \"offset\": {");
     bool first = true;
     for (const auto &[key, value] : state.offset) {
@@ -242,7 +251,7 @@ std::optional<PipelineState> StateStore::Load() {
     }
 
     PipelineState state;
-    std::optional<std::string> pipeline, source_type, updated_at, checksum;
+    std::optional<std::string> pipeline, source_type, mode, updated_at, checksum;
     bool has_offset = false;
     auto read_string = [&](std::string_view key, simdjson::dom::element value,
                            std::optional<std::string> *out) {
@@ -262,6 +271,8 @@ std::optional<PipelineState> StateStore::Load() {
             read_string(key, value, &pipeline);
         } else if (key == "source_type") {
             read_string(key, value, &source_type);
+        } else if (key == "mode") {
+            read_string(key, value, &mode);
         } else if (key == "updated_at") {
             read_string(key, value, &updated_at);
         } else if (key == "checksum") {
@@ -292,8 +303,14 @@ std::optional<PipelineState> StateStore::Load() {
     if (!checksum) ThrowCorrupt("missing field 'checksum'");
     state.pipeline = std::move(*pipeline);
     state.source_type = std::move(*source_type);
+    if (mode) {
+        if (mode->empty()) ThrowCorrupt("field 'mode' is empty");
+        state.mode = std::move(*mode);
+    }
 
     if (*checksum != ChecksumText(Canonical(state, *updated_at))) ThrowCorrupt("checksum mismatch");
+    // A file from before the mode was recorded was written by a CDC run.
+    if (state.mode.empty()) state.mode = "cdc";
     return state;
 }
 
@@ -307,6 +324,7 @@ void StateStore::Save(const PipelineState &state) {
     };
     check_utf8("the pipeline name", state.pipeline);
     check_utf8("the source type", state.source_type);
+    check_utf8("the mode", state.mode);
     for (const auto &[key, value] : state.offset) {
         check_utf8("offset field name '" + key + "'", key);
         check_utf8("offset field '" + key + "'", value);

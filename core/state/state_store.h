@@ -7,6 +7,7 @@
 //     "format": 1,
 //     "pipeline": "shop",
 //     "source_type": "postgres",
+//     "mode": "cdc",
 //     "offset": {
 //       "lsn": "0/16B3748",
 //       "slot": "cdcctl_shop"
@@ -36,6 +37,9 @@ namespace cdcctl {
 struct PipelineState {
     std::string pipeline;
     std::string source_type;  // "postgres", ...: a state file is never handed to another source
+    // "cdc" or "sync": a CDC position is never handed to a sync run, nor the other way round. A
+    // file written before cdcctl recorded the mode loads as "cdc" (its checksum covers no mode).
+    std::string mode;
     Offset offset;
 };
 

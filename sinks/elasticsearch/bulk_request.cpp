@@ -313,7 +313,7 @@ BulkEncoder::BulkEncoder(BulkEncoderConfig config)
           EnvelopeEncoderConfig e;
           e.format = EventFormat::kEnvelope;
           e.topic_prefix = config_.topic_prefix;
-          e.connector = config_.connector;
+          e.source_block = config_.source_block;
           return e;
       }()) {}
 
@@ -397,9 +397,9 @@ void BulkEncoder::BuildId(const Entry &entry, const ChangeEvent &event, const Ro
     if (config_.id == EsIdMode::kPosition) {
         *out += table.topic;
         out->push_back('/');
-        json::AppendUint(out, event.source.commit_lsn);
+        json::AppendUint(out, event.source.commit_order);
         out->push_back('/');
-        json::AppendUint(out, event.source.lsn);
+        json::AppendUint(out, event.source.event_order);
         out->push_back('/');
         json::AppendUint(out, entry.ordinal);
         return;
@@ -438,9 +438,9 @@ void BulkEncoder::AppendIdFields(const Entry &entry, const ChangeEvent &event,
     json::AppendEscaped(body, id);
     body->push_back('"');
     item->id_len = static_cast<uint32_t>(body->size() - item->begin - prefix);
-    if (event.source.commit_lsn != 0) {
+    if (event.source.commit_order != 0) {
         body->append(R"(,"version":)"sv);
-        json::AppendUint(body, event.source.commit_lsn);
+        json::AppendUint(body, event.source.commit_order);
         body->append(R"(,"version_type":"external_gte")"sv);
     }
     uint64_t h = std::hash<std::string_view>{}(id) ^ (entry.index_hash * 0x9E3779B97F4A7C15ULL);
@@ -471,13 +471,13 @@ bool BulkEncoder::Append(const ChangeEvent &event, std::string *body, BulkItem *
     item->id_at = 0;
     item->id_len = 0;
     if (config_.id == EsIdMode::kPosition) {
-        if (entry.seen_position && entry.last_commit_lsn == event.source.commit_lsn &&
-            entry.last_lsn == event.source.lsn) {
+        if (entry.seen_position && entry.last_commit_order == event.source.commit_order &&
+            entry.last_event_order == event.source.event_order) {
             ++entry.ordinal;
         } else {
             entry.seen_position = true;
-            entry.last_commit_lsn = event.source.commit_lsn;
-            entry.last_lsn = event.source.lsn;
+            entry.last_commit_order = event.source.commit_order;
+            entry.last_event_order = event.source.event_order;
             entry.ordinal = 0;
         }
     }

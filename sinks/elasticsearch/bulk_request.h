@@ -8,18 +8,18 @@
 //   {"delete":{"_index":"foo.public.product","_id":"2","version":456,"version_type":"external_gte"}}
 // No "_type": 7.x defaults to _doc and 8.x/OpenSearch have none.
 //
-// version is ChangeEvent::source.commit_lsn (the commit LSN of the event's transaction; the
-// snapshot's consistent point for snapshot reads), so with external_gte an older change can
-// never overwrite a newer one, changes of one transaction apply in order, and a replay gets 409
-// version conflicts instead of regressing documents.
+// version is ChangeEvent::source.commit_order (PostgreSQL: the commit LSN of the event's
+// transaction; the snapshot's consistent point for snapshot reads), so with external_gte an older
+// change can never overwrite a newer one, changes of one transaction apply in order, and a replay
+// gets 409 version conflicts instead of regressing documents.
 //
 // Document ids (id: key): the key column's value as text (integers in decimal, strings as they
 // are, bytes in base64). Composite keys join the columns' texts with '|', each text with '\' and
 // '|' escaped by a '\' ("a|b" + "c" -> "a\|b|c"), so that different keys never share an id.
-// id: position: "<topic>/<commit_lsn>/<lsn>/<ordinal>", one document per event, deletes
-// included. The ordinal counts the consecutive events of one table that share commit_lsn and lsn
-// (the changes of one WAL record, such as a multi-row INSERT, or a table's snapshot rows, which
-// all carry the consistent point), from 0 in source order; replays start at transaction
+// id: position: "<topic>/<commit_order>/<event_order>/<ordinal>", one document per event,
+// deletes included. The ordinal counts the consecutive events of one table that share both
+// orders (PostgreSQL: the changes of one WAL record, such as a multi-row INSERT, or a table's
+// snapshot rows, which all carry the consistent point), from 0 in source order; replays start at transaction
 // boundaries, so a replay names every event as before. id: none: no _id and no version;
 // Elasticsearch picks ids and deletes cannot be applied (they are skipped).
 //
@@ -81,7 +81,7 @@ struct BulkEncoderConfig {
     EsOnDelete on_delete = EsOnDelete::kDelete;
     std::string index = "${topic}";
     std::string topic_prefix;
-    std::string connector = "postgresql";
+    const SourceBlock *source_block = nullptr;  // the source's Debezium source struct
 };
 
 class BulkEncoder {
@@ -109,8 +109,8 @@ private:
         std::string delete_action;      // {"delete":{"_index":"<index>"
         std::vector<std::string> keys;  // per column: "<escaped name>":
         uint64_t index_hash = 0;
-        // id: position: the (commit_lsn, lsn) of the last event and its ordinal.
-        uint64_t last_commit_lsn = 0, last_lsn = 0, ordinal = 0;
+        // id: position: the (commit_order, event_order) of the last event and its ordinal.
+        uint64_t last_commit_order = 0, last_event_order = 0, ordinal = 0;
         bool seen_position = false;
         bool warned_unavailable = false;
     };

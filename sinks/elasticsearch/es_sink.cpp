@@ -186,7 +186,7 @@ public:
               e.on_delete = cfg.on_delete;
               e.index = cfg.index;
               e.topic_prefix = ctx.topic_prefix;
-              e.connector = ctx.connector;
+              e.source_block = ctx.source_block;
               return e;
           }()),
           assembler_(static_cast<size_t>(cfg.bulk_max_bytes),

@@ -316,7 +316,7 @@ private:
 
         auto &layout = layouts_[event.table.get()];
         if (!layout || layout_tables_[event.table.get()] != event.table) {
-            layout = std::make_shared<ParquetRowLayout>(*event.table, cfg_.content, ctx_.connector,
+            layout = std::make_shared<ParquetRowLayout>(*event.table, cfg_.content, *ctx_.source_block,
                                                         ctx_.topic_prefix);
             layout_tables_[event.table.get()] = event.table;
         }
@@ -331,7 +331,7 @@ private:
         char tail[64];
         std::snprintf(tail, sizeof(tail), "-%06llu-%016llX.parquet",
                       static_cast<unsigned long long>(++file_seq_),
-                      static_cast<unsigned long long>(event.source.lsn));
+                      static_cast<unsigned long long>(event.source.event_order));
         std::string name = FileTime(now_ms) + tail;
         file->part = std::make_unique<PartFile>(file->dir, name, ctx_.pipeline);
 

@@ -2,8 +2,8 @@
 // date, under <path>/<topic>/dt=YYYY-MM-DD/ from the event's source time in UTC).
 //
 // Files. Each topic (and date partition) has at most one open file. It is named
-//   <UTC time it was opened, YYYYMMDDTHHMMSS.mmmZ>-<sequence in this run, 6 digits>-<LSN of its
-//   first event, 16 hex digits>.parquet
+//   <UTC time it was opened, YYYYMMDDTHHMMSS.mmmZ>-<sequence in this run, 6 digits>-<position of
+//   its first event (SourceInfo::event_order; PostgreSQL: the LSN), 16 hex digits>.parquet
 // so names sort in write order (the time first, then the run's sequence within a millisecond)
 // and cannot collide across runs (the run lock keeps a second run out; the rename refuses to
 // replace a file). While open it is the hidden ".<name>.tmp" beside it.
@@ -25,7 +25,8 @@
 // first removes the hidden .tmp files (of topics <topic_prefix>.*) left in the sink's folders.
 // Rows of completed files can also be sent again when the run ends before the position after
 // them was saved: delivery is at-least-once, and a repeated row has the same _position (row
-// content) or source.lsn (envelope content), which is how readers deduplicate.
+// content) or source position (envelope content; PostgreSQL: source.lsn), which is how readers
+// deduplicate.
 //
 // Memory: one row group per open file, flushed once it holds row_group_rows rows (or 64 MiB of
 // encoded values, whichever comes first).

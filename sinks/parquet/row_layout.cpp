@@ -150,20 +150,11 @@ int32_t DecimalBytes(int precision) {
 
 }  // namespace
 
-void ParquetRowLayout::AppendPosition(std::string *out, uint64_t lsn) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    char buf[17];
-    for (int i = 0; i < 8; ++i) buf[i] = kHex[(lsn >> (60 - 4 * i)) & 0xF];
-    buf[8] = '/';
-    for (int i = 0; i < 8; ++i) buf[9 + i] = kHex[(lsn >> (28 - 4 * i)) & 0xF];
-    out->append(buf, sizeof(buf));
-}
-
 ParquetRowLayout::ParquetRowLayout(const TableSchema &table, ParquetContent content,
-                                   std::string connector, std::string topic_prefix)
+                                   const SourceBlock &source_block, std::string topic_prefix)
     : table_(table),
       content_(content),
-      connector_(std::move(connector)),
+      source_block_(source_block),
       topic_prefix_(std::move(topic_prefix)) {
     root_.name = "schema";
     root_.repetition = Repetition::kRequired;
@@ -221,18 +212,22 @@ ParquetRowLayout::ParquetRowLayout(const TableSchema &table, ParquetContent cont
     }
     meta_leaf_ = next_leaf;
     const auto string = LogicalType::String();
-    root_.children.push_back(SchemaNode::Group(
-        "source", Repetition::kRequired,
-        {leaf("version", false, PhysicalType::kByteArray, string),
-         leaf("connector", false, PhysicalType::kByteArray, string),
-         leaf("name", false, PhysicalType::kByteArray, string),
-         leaf("ts_ms", false, PhysicalType::kInt64),
-         leaf("snapshot", true, PhysicalType::kByteArray, string),
-         leaf("db", false, PhysicalType::kByteArray, string),
-         leaf("sequence", true, PhysicalType::kByteArray, string),
-         leaf("schema", false, PhysicalType::kByteArray, string),
-         leaf("table", false, PhysicalType::kByteArray, string),
-         leaf("txId", true, PhysicalType::kInt64), leaf("lsn", true, PhysicalType::kInt64)}));
+    // The source block's fields, but those derived from ts_ms (ts_us, ts_ns) and those cdcctl
+    // always leaves null.
+    std::vector<SchemaNode> source_fields;
+    for (const SourceField &f : source_block_.fields) {
+        if (f.from == SourceFieldFrom::kTsUs || f.from == SourceFieldFrom::kTsNs ||
+            f.from == SourceFieldFrom::kNull)
+            continue;
+        source_fields_.push_back(f);
+        switch (f.type) {
+            case FieldType::kInt64: source_fields.push_back(leaf(f.name, f.optional, PhysicalType::kInt64)); break;
+            case FieldType::kInt32: source_fields.push_back(leaf(f.name, f.optional, PhysicalType::kInt32)); break;
+            case FieldType::kBoolean: source_fields.push_back(leaf(f.name, f.optional, PhysicalType::kBoolean)); break;
+            default: source_fields.push_back(leaf(f.name, f.optional, PhysicalType::kByteArray, string)); break;
+        }
+    }
+    root_.children.push_back(SchemaNode::Group("source", Repetition::kRequired, std::move(source_fields)));
     root_.children.push_back(leaf("op", false, PhysicalType::kByteArray, string));
     root_.children.push_back(leaf("ts_ms", false, PhysicalType::kInt64));
 }
@@ -671,11 +666,11 @@ void ParquetRowLayout::WriteEvent(const ChangeEvent &event,
         uint32_t m = meta_leaf_;
         columns[m]->WriteBytes(op_text);
         columns[m + 1]->WriteInt64(event.ts_ms);
-        if (event.source.lsn == 0) {
+        if (event.source.event_order == 0) {
             columns[m + 2]->WriteNull(0);
         } else {
             scratch_.clear();
-            AppendPosition(&scratch_, event.source.lsn);
+            source_block_.append_position(&scratch_, event.source.event_order);
             columns[m + 2]->WriteBytes(scratch_);
         }
         columns[m + 3]->WriteBytes(snapshot);
@@ -695,44 +690,44 @@ void ParquetRowLayout::WriteEvent(const ChangeEvent &event,
     }
     uint32_t m = meta_leaf_;
     const SourceInfo &s = event.source;
-    columns[m]->WriteBytes("cdcctl-" CDCCTL_VERSION);
-    columns[m + 1]->WriteBytes(connector_);
-    columns[m + 2]->WriteBytes(topic_prefix_);
-    columns[m + 3]->WriteInt64(s.ts_ms);
-    columns[m + 4]->WriteBytes(snapshot);
-    columns[m + 5]->WriteBytes(table_.database);
-    if (s.lsn == 0) {
-        columns[m + 6]->WriteNull(0);
-    } else {
-        // Debezium's sequence: ["<last commit lsn>","<lsn>"] of decimal LSNs, null where 0.
-        scratch_ = "[";
-        auto put = [this](uint64_t lsn) {
-            if (lsn == 0) {
-                scratch_ += "null";
-            } else {
-                scratch_.push_back('"');
-                scratch_ += std::to_string(lsn);
-                scratch_.push_back('"');
+    for (const SourceField &f : source_fields_) {
+        parquet::ColumnWriter *c = columns[m++];
+        switch (f.from) {
+            case SourceFieldFrom::kVersion: c->WriteBytes("cdcctl-" CDCCTL_VERSION); break;
+            case SourceFieldFrom::kConnector: c->WriteBytes(source_block_.connector); break;
+            case SourceFieldFrom::kName: c->WriteBytes(topic_prefix_); break;
+            case SourceFieldFrom::kTsMs: c->WriteInt64(s.ts_ms); break;
+            case SourceFieldFrom::kSnapshot: c->WriteBytes(snapshot); break;
+            case SourceFieldFrom::kDatabase: c->WriteBytes(table_.database); break;
+            case SourceFieldFrom::kSchema: c->WriteBytes(table_.schema); break;
+            case SourceFieldFrom::kTable: c->WriteBytes(table_.table); break;
+            case SourceFieldFrom::kSequence:
+                if (s.sequence.empty()) c->WriteNull(0);
+                else c->WriteBytes(s.sequence);
+                break;
+            case SourceFieldFrom::kValue: {
+                const Value *v = f.value < s.values.size() ? &s.values[f.value] : nullptr;
+                if (v == nullptr || v->is_null()) {
+                    c->WriteNull(0);
+                } else if (f.type == FieldType::kInt64 && v->kind() == Value::Kind::kInt) {
+                    c->WriteInt64(v->as_int());
+                } else if (f.type == FieldType::kInt32 && v->kind() == Value::Kind::kInt) {
+                    c->WriteInt32(static_cast<int32_t>(v->as_int()));
+                } else if (f.type == FieldType::kBoolean && v->kind() == Value::Kind::kBool) {
+                    c->WriteBool(v->as_bool());
+                } else if (f.type == FieldType::kString && v->kind() == Value::Kind::kString) {
+                    c->WriteBytes(v->as_string());
+                } else {
+                    throw SinkError("parquet", "source." + f.name + " has a value of another type than " +
+                                                   "its schema; this is a bug in the source connector");
+                }
+                break;
             }
-        };
-        put(s.last_commit_lsn);
-        scratch_.push_back(',');
-        put(s.lsn);
-        scratch_.push_back(']');
-        columns[m + 6]->WriteBytes(scratch_);
+            default: c->WriteNull(0); break;
+        }
     }
-    columns[m + 7]->WriteBytes(table_.schema);
-    columns[m + 8]->WriteBytes(table_.table);
-    if (s.tx_id < 0)
-        columns[m + 9]->WriteNull(0);
-    else
-        columns[m + 9]->WriteInt64(s.tx_id);
-    if (s.lsn == 0)
-        columns[m + 10]->WriteNull(0);
-    else
-        columns[m + 10]->WriteInt64(static_cast<int64_t>(s.lsn));
-    columns[m + 11]->WriteBytes(op_text);
-    columns[m + 12]->WriteInt64(event.ts_ms);
+    columns[m]->WriteBytes(op_text);
+    columns[m + 1]->WriteInt64(event.ts_ms);
 }
 
 }  // namespace cdcctl

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "core/event/change_event.h"
+#include "core/event/source_block.h"
 #include "sinks/parquet/format/parquet_writer.h"
 #include "sinks/parquet/parquet_config.h"
 
@@ -56,9 +57,10 @@ namespace cdcctl {
 
 class ParquetRowLayout {
 public:
-    // `connector` and `topic_prefix` fill source.connector and source.name in envelope content.
-    ParquetRowLayout(const TableSchema &table, ParquetContent content, std::string connector,
-                     std::string topic_prefix);
+    // `source_block` (kept by reference: connectors' blocks are static) and `topic_prefix` shape
+    // and fill the source group in envelope content, and write `_position` in row content.
+    ParquetRowLayout(const TableSchema &table, ParquetContent content,
+                     const SourceBlock &source_block, std::string topic_prefix);
 
     // The schema of a file of this table (its root group).
     const parquet::SchemaNode &schema() const { return root_; }
@@ -66,10 +68,6 @@ public:
     // The caller counts the row (FileWriter::AddRows). Throws SinkError on a value the schema
     // cannot hold.
     void WriteEvent(const ChangeEvent &event, const std::vector<parquet::ColumnWriter *> &columns);
-
-    // "%08X/%08X": PostgreSQL's LSN text zero-padded, so that positions sort as strings and
-    // still parse as pg_lsn.
-    static void AppendPosition(std::string *out, uint64_t lsn);
 
 private:
     enum class Conv : uint8_t {
@@ -117,8 +115,9 @@ private:
 
     const TableSchema &table_;
     ParquetContent content_;
-    std::string connector_;
+    const SourceBlock &source_block_;
     std::string topic_prefix_;
+    std::vector<SourceField> source_fields_;  // envelope content: the source group's fields
     parquet::SchemaNode root_;
 
     // Row content: the columns, then _op, _ts_ms, _position, _snapshot.

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/json/envelope_encoder.h"
 
 namespace cdcctl {
 namespace {
@@ -196,6 +197,17 @@ uint64_t StdoutSink::DurableSeq() {
 
 void StdoutSink::Close() {
     closed_ = true;
+}
+
+std::unique_ptr<Sink> MakeStdoutSink(const StdoutSinkConfig &cfg, const SinkContext &ctx) {
+    EnvelopeEncoderConfig opts;
+    opts.format = cfg.format == StdoutFormat::kRow ? EventFormat::kRow : EventFormat::kEnvelope;
+    opts.schemas = cfg.schemas;
+    opts.topic_prefix = ctx.topic_prefix;
+    opts.source_block = ctx.source_block;
+    auto encoder = std::make_shared<EnvelopeEncoder>(opts);
+    return std::make_unique<StdoutSink>(
+        cfg, [encoder](const ChangeEvent &e, std::string *out) { encoder->Encode(e, out); });
 }
 
 }  // namespace cdcctl

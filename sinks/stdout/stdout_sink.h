@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "core/runtime/source.h"
@@ -91,5 +92,8 @@ private:
     };
     std::deque<PendingBatch> pending_;
 };
+
+// The sink of `type: stdout`: events encoded as the envelope or the row format of `ctx`'s source.
+std::unique_ptr<Sink> MakeStdoutSink(const StdoutSinkConfig &cfg, const SinkContext &ctx);
 
 }  // namespace cdcctl

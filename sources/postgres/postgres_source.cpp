@@ -1,5 +1,7 @@
 #include "sources/postgres/postgres_source.h"
 
+#include "sources/postgres/source_block.h"
+
 #include <sys/select.h>
 #include <unistd.h>
 
@@ -608,9 +610,7 @@ void PostgresSource::EmitSnapshotRow(Batch &batch, bool last_in_table, bool last
         bytes += fields[i].text.size();
     }
     e.source.ts_ms = snapshot_ts_ms_;
-    e.source.lsn = consistent_point_;
-    e.source.last_commit_lsn = 0;
-    e.source.commit_lsn = consistent_point_;
+    postgres::SetSnapshotSource(e.source, consistent_point_);
     if (snapshot_first_) e.source.snapshot = SnapshotMarker::kFirst;
     else if (last_overall) e.source.snapshot = SnapshotMarker::kLast;
     else if (table_first_) e.source.snapshot = SnapshotMarker::kFirstInDataCollection;
@@ -879,10 +879,7 @@ void PostgresSource::HandleXLogData(Batch &batch, uint64_t wal_start, std::strin
         e.op = op;
         e.table = it->second.schema;
         e.source.ts_ms = commit_ts_ms_;
-        e.source.tx_id = xid_;
-        e.source.lsn = wal_start;
-        e.source.last_commit_lsn = last_commit_lsn_;
-        e.source.commit_lsn = final_lsn_;
+        postgres::SetStreamSource(e.source, wal_start, last_commit_lsn_, final_lsn_, xid_);
         e.ts_ms = NowMs();
         return &e;
     };

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/config/pipeline.h"
+#include "registry/pipeline.h"
 #include "core/runtime/log.h"
 
 using namespace cdcctl;

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/json/envelope_encoder.h"
 #include "core/json/json_writer.h"
+#include "sources/postgres/source_block.h"
 
 using namespace cdcctl;
 
@@ -45,6 +46,7 @@ EnvelopeEncoderConfig Config(EventFormat format = EventFormat::kEnvelope, bool s
     c.schemas = schemas;
     c.topic_prefix = "shop";
     c.version = "cdcctl-test";
+    c.source_block = &postgres::PostgresSourceBlock();
     return c;
 }
 
@@ -53,9 +55,7 @@ ChangeEvent Event(Op op, const TableSchemaPtr &table) {
     e.op = op;
     e.table = table;
     e.source.ts_ms = 1700000000123;
-    e.source.tx_id = 771;
-    e.source.lsn = 24023128;
-    e.source.last_commit_lsn = 24023119;
+    postgres::SetStreamSource(e.source, 24023128, 24023119, 24023200, 771);
     e.ts_ms = 1700000000456;
     return e;
 }
@@ -165,7 +165,7 @@ TEST_CASE("a snapshot read without a position has null sequence, txId and lsn") 
 TEST_CASE("the sequence has null for an unknown last commit LSN") {
     EnvelopeEncoder encoder(Config());
     ChangeEvent e = Event(Op::kTruncate, OrdersTable());
-    e.source.last_commit_lsn = 0;
+    postgres::SetStreamSource(e.source, 24023128, 0, 24023200, 771);
     CHECK(Encode(encoder, e).find(R"("sequence":"[null,\"24023128\"]")") != std::string::npos);
 }
 
@@ -329,7 +329,7 @@ TEST_CASE("a row-format delete is the old row") {
 TEST_CASE("a row-format truncate has only the metadata fields") {
     EnvelopeEncoder encoder(Config(EventFormat::kRow));
     ChangeEvent e = Event(Op::kTruncate, OrdersTable());
-    e.source.lsn = 0;
+    postgres::SetStreamSource(e.source, 0, 24023119, 24023200, 771);
     CHECK(Encode(encoder, e) == R"({"__op":"t","__table":"public.orders","__lsn":null,"__ts_ms":1700000000456})");
 }
 

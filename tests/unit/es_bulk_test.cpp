@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "sources/postgres/source_block.h"
 #include "sinks/elasticsearch/bulk_request.h"
 #include "sinks/elasticsearch/bulk_response.h"
 #include "sinks/elasticsearch/retry.h"
@@ -59,8 +60,8 @@ ChangeEvent Insert(const TableSchemaPtr &t, Row after, uint64_t commit_lsn = 100
     e.table = t;
     e.has_after = true;
     e.after = std::move(after);
-    e.source.commit_lsn = commit_lsn;
-    e.source.lsn = commit_lsn - 8;
+    e.source.commit_order = commit_lsn;
+    e.source.event_order = commit_lsn - 8;
     return e;
 }
 
@@ -70,7 +71,7 @@ ChangeEvent Delete(const TableSchemaPtr &t, Row before, uint64_t commit_lsn = 20
     e.table = t;
     e.has_before = true;
     e.before = std::move(before);
-    e.source.commit_lsn = commit_lsn;
+    e.source.commit_order = commit_lsn;
     return e;
 }
 
@@ -90,6 +91,7 @@ BulkEncoderConfig Cfg(EsIdMode id = EsIdMode::kKey, EsDocument doc = EsDocument:
     c.id = id;
     c.document = doc;
     c.topic_prefix = "foo";
+    c.source_block = &postgres::PostgresSourceBlock();
     return c;
 }
 
@@ -193,7 +195,7 @@ TEST_CASE("ids and documents are JSON-escaped") {
 TEST_CASE("id: position names one document per event; deletes are indexed too") {
     BulkEncoder enc(Cfg(EsIdMode::kPosition));
     ChangeEvent ins = Insert(Product(), ProductRow(1, "kettle"), 5000);
-    ins.source.lsn = 4992;
+    ins.source.event_order = 4992;
     std::string body = Encode(enc, ins);
     CHECK(body.find(R"("_id":"foo.public.product/5000/4992/0")") != std::string::npos);
     std::string del = Encode(enc, Delete(Product(), ProductRow(1, "kettle"), 6000));
@@ -232,7 +234,7 @@ TEST_CASE("id: position numbers the events that share a commit LSN and an LSN, i
     for (int i = 0; i < 3; ++i)
         bodies.push_back(Encode(enc, Insert(t, ProductRow(1, "same"), 500)));
     ChangeEvent next = Insert(t, ProductRow(1, "same"), 900);
-    next.source.lsn = 800;
+    next.source.event_order = 800;
     bodies.push_back(Encode(enc, next));
     bodies.push_back(Encode(enc, next));
     CHECK(bodies[0].find(R"("_id":"foo.public.product/500/492/0")") != std::string::npos);
@@ -254,8 +256,8 @@ ChangeEvent Update(const TableSchemaPtr &t, Row before, Row after, uint64_t comm
     e.before = std::move(before);
     e.has_after = true;
     e.after = std::move(after);
-    e.source.commit_lsn = commit_lsn;
-    e.source.lsn = commit_lsn - 8;
+    e.source.commit_order = commit_lsn;
+    e.source.event_order = commit_lsn - 8;
     return e;
 }
 

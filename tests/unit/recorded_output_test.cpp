@@ -20,6 +20,7 @@
 #include "sinks/parquet/format/parquet_writer.h"
 #include "sinks/parquet/row_layout.h"
 #include "sources/postgres/pg_types.h"
+#include "sources/postgres/source_block.h"
 
 using namespace cdcctl;
 
@@ -114,9 +115,7 @@ std::vector<ChangeEvent> Events(const TableSchemaPtr &t) {
         e.has_after = true;
         e.after = i == 0 ? a : b;
         e.source.ts_ms = 1732349999000;
-        e.source.lsn = consistent;
-        e.source.last_commit_lsn = 0;
-        e.source.commit_lsn = consistent;
+        postgres::SetSnapshotSource(e.source, consistent);
         e.source.snapshot = i == 0 ? SnapshotMarker::kFirst : SnapshotMarker::kLast;
     }
     // One streamed transaction, xid 771, committed at 0/1A2B4000 after a commit at 0/1A2B3E00.
@@ -124,10 +123,7 @@ std::vector<ChangeEvent> Events(const TableSchemaPtr &t) {
     auto stream = [&](Op op, uint64_t lsn) -> ChangeEvent & {
         ChangeEvent &e = add(op);
         e.source.ts_ms = 1732350001000;
-        e.source.tx_id = 771;
-        e.source.lsn = lsn;
-        e.source.last_commit_lsn = last_commit;
-        e.source.commit_lsn = commit;
+        postgres::SetStreamSource(e.source, lsn, last_commit, commit, 771);
         return e;
     };
     ChangeEvent &ins = stream(Op::kCreate, 0x1A2B3F00);
@@ -153,6 +149,7 @@ std::string Envelopes(EventFormat format, bool schemas) {
     cfg.schemas = schemas;
     cfg.topic_prefix = "shop";
     cfg.version = "cdcctl-test";
+    cfg.source_block = &postgres::PostgresSourceBlock();
     EnvelopeEncoder encoder(cfg);
     std::string out;
     for (const ChangeEvent &e : Events(t)) {
@@ -168,6 +165,7 @@ std::string Bulk(EsDocument document, EsIdMode id) {
     cfg.document = document;
     cfg.id = id;
     cfg.topic_prefix = "shop";
+    cfg.source_block = &postgres::PostgresSourceBlock();
     es::BulkEncoder encoder(cfg);
     std::string body;
     for (const ChangeEvent &e : Events(t)) {
@@ -188,7 +186,7 @@ public:
 
 std::string ParquetFile(ParquetContent content) {
     TableSchemaPtr t = ProductTable();
-    ParquetRowLayout layout(*t, content, "postgresql", "shop");
+    ParquetRowLayout layout(*t, content, postgres::PostgresSourceBlock(), "shop");
     MemoryOutput out;
     parquet::WriterOptions options;
     options.codec = parquet::Codec::kUncompressed;

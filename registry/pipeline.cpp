@@ -1,4 +1,4 @@
-#include "core/config/pipeline.h"
+#include "registry/pipeline.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,55 +11,10 @@
 #include <filesystem>
 
 #include "core/runtime/log.h"
+#include "registry/registry.h"
 
 namespace cdcctl {
 namespace {
-
-using SourceConfig = decltype(PipelineConfig::source);
-using SinkConfig = decltype(PipelineConfig::sink);
-
-const StructSpec<PostgresSourceConfig> &SpecOf(const PostgresSourceConfig &) {
-    return PostgresSourceSpec();
-}
-const StructSpec<StdoutSinkConfig> &SpecOf(const StdoutSinkConfig &) {
-    return StdoutSinkSpec();
-}
-const StructSpec<ParquetSinkConfig> &SpecOf(const ParquetSinkConfig &) {
-    return ParquetSinkSpec();
-}
-const StructSpec<ElasticsearchSinkConfig> &SpecOf(const ElasticsearchSinkConfig &) {
-    return ElasticsearchSinkSpec();
-}
-
-// One entry per connector type. The registry is this explicit table, so that a linker cannot
-// drop a connector the way it can drop a static self-registration.
-template <typename Variant>
-struct ComponentType {
-    const ConfigSpec &(*spec)();
-    Variant (*build)(const ParsedFields &);
-};
-
-template <typename Variant, typename Config>
-ComponentType<Variant> Register() {
-    return {[]() -> const ConfigSpec & { return SpecOf(Config{}); },
-            [](const ParsedFields &parsed) -> Variant { return SpecOf(Config{}).Build(parsed); }};
-}
-
-const std::vector<ComponentType<SourceConfig>> &SourceTypes() {
-    static const std::vector<ComponentType<SourceConfig>> types = {
-        Register<SourceConfig, PostgresSourceConfig>(),
-    };
-    return types;
-}
-
-const std::vector<ComponentType<SinkConfig>> &SinkTypes() {
-    static const std::vector<ComponentType<SinkConfig>> types = {
-        Register<SinkConfig, StdoutSinkConfig>(),
-        Register<SinkConfig, ElasticsearchSinkConfig>(),
-        Register<SinkConfig, ParquetSinkConfig>(),
-    };
-    return types;
-}
 
 // No transform types exist yet; the names are here so that the error already offers
 // "did you mean" once they do.
@@ -152,10 +107,10 @@ void ReportUnknownType(const std::string &what, const std::string &name,
 }
 
 // Reads `source:` or `sink:`: dispatches on its type to that type's spec.
-template <typename Variant>
+template <typename Variant, typename Row>
 std::optional<Variant> ReadComponent(const YAML::Node &root, const std::string &block,
-                                     const std::vector<ComponentType<Variant>> &types,
-                                     ConfigContext &ctx, std::vector<std::string> *secrets) {
+                                     const std::vector<Row> &types, ConfigContext &ctx,
+                                     std::vector<std::string> *secrets) {
     auto entry = FindKey(root, block);
     if (!entry) return std::nullopt;  // PipelineSpec reports it as required
     const SectionRef where{block, entry->key_at};
@@ -315,11 +270,11 @@ PipelineConfig LoadPipeline(const std::string &path) {
     }
 
     std::vector<std::string> secrets;
-    if (auto source = ReadComponent(root, "source", SourceTypes(), ctx, &secrets)) {
+    if (auto source = ReadComponent<SourceConfig>(root, "source", SourceTypes(), ctx, &secrets)) {
         config.source = std::move(*source);
     }
     config.transforms = ReadTransforms(root, ctx);
-    if (auto sink = ReadComponent(root, "sink", SinkTypes(), ctx, &secrets)) {
+    if (auto sink = ReadComponent<SinkConfig>(root, "sink", SinkTypes(), ctx, &secrets)) {
         config.sink = std::move(*sink);
     }
     ctx.ThrowIfErrors();
@@ -340,14 +295,12 @@ std::string DescribePipeline(const PipelineConfig &config) {
     for (const auto &field : PipelineSpec().Fields()) {
         if (field.name == "source") {
             out += "source:\n";
-            std::visit(
-                [&](const auto &c) { AppendBlock(out, SpecOf(c).Type(), SpecOf(c).Describe(c)); },
-                config.source);
+            const SourceType &type = SourceTypeOf(config.source);
+            AppendBlock(out, type.spec().Type(), type.describe(config.source));
         } else if (field.name == "sink") {
             out += "sink:\n";
-            std::visit(
-                [&](const auto &c) { AppendBlock(out, SpecOf(c).Type(), SpecOf(c).Describe(c)); },
-                config.sink);
+            const SinkType &type = SinkTypeOf(config.sink);
+            AppendBlock(out, type.spec().Type(), type.describe(config.sink));
         } else if (field.name == "transforms") {
             if (config.transforms.empty()) {
                 out += "transforms: []\n";

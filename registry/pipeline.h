@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/config/spec.h"
+#include "core/runtime/pipeline_runner.h"
 #include "sinks/elasticsearch/es_config.h"
 #include "sinks/parquet/parquet_config.h"
 #include "sinks/stdout/stdout_config.h"
@@ -14,19 +15,22 @@
 
 namespace cdcctl {
 
-enum class PipelineMode { kCdc, kSync };
-
 struct TransformConfig {
     std::string type;
 };
+
+// The config variants: one alternative per connector type, in the order of the registry's tables
+// (registry/registry.cpp).
+using SourceConfig = std::variant<PostgresSourceConfig>;
+using SinkConfig = std::variant<StdoutSinkConfig, ElasticsearchSinkConfig, ParquetSinkConfig>;
 
 struct PipelineConfig {
     std::string file;  // the pipeline file as given
     std::string name;  // default: the file name without extension
     PipelineMode mode = PipelineMode::kCdc;
-    std::variant<PostgresSourceConfig> source;
+    SourceConfig source;
     std::vector<TransformConfig> transforms;
-    std::variant<StdoutSinkConfig, ElasticsearchSinkConfig, ParquetSinkConfig> sink;
+    SinkConfig sink;
     std::string state_path;  // default: .cdcctl/<name>.state beside the pipeline file
 };
 
