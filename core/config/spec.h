@@ -6,6 +6,9 @@
 // Reading is in two steps so that this header stays free of yaml-cpp: ConfigSpec::Read (untyped,
 // in spec.cpp) turns a YAML mapping into ParsedFields, reporting problems into a ConfigContext;
 // StructSpec<T>::Build then assigns the parsed values onto a default-constructed T.
+//
+// The parts live beside it: value_parsers.cpp (the text of one value into its kind, and back),
+// suggest.h ("did you mean"), man_render.h (the man page tables).
 #pragma once
 
 #include <chrono>
@@ -20,7 +23,9 @@
 #include <variant>
 #include <vector>
 
+#include "core/config/man_render.h"  // RenderSpecTable, for the users of spec.h
 #include "core/config/secret.h"
+#include "core/config/suggest.h"     // ClosestMatch, EditDistance, for the users of spec.h
 #include "core/error.h"
 
 namespace YAML {
@@ -213,6 +218,7 @@ private:
 
 FieldSpec NewField(std::string name, FieldKind kind, std::string description);
 
+// Values formatted back into YAML text, in value_parsers.cpp beside their parsers.
 // Formats a string for DescribePipeline, quoting it when plain YAML would misread it.
 std::string YamlScalar(std::string_view text);
 std::string FormatDuration(std::chrono::milliseconds d);
@@ -372,11 +378,7 @@ private:
     std::vector<Binding> bindings_;
 };
 
-// Damerau-Levenshtein (optimal string alignment) distance.
-size_t EditDistance(std::string_view a, std::string_view b);
-// The candidate closest to `word`, if within max(2, len/3) edits, or if `word` is a candidate
-// followed by "_something" (counted as one edit); "" otherwise. Case is ignored.
-std::string ClosestMatch(std::string_view word, const std::vector<std::string> &candidates);
+// The value parsers below are in value_parsers.cpp.
 
 // "500ms", "10s", "5m", "1h", or "0". Returns nullopt for anything else.
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
@@ -392,9 +394,5 @@ std::optional<std::string> Interpolate(
     std::string_view text,
     const std::function<std::optional<std::string>(const std::string &)> &getenv,
     std::string *error, const std::vector<std::string> &keep = {});
-
-// The rows of a man page table (tbl(1)) documenting every field of `spec`: key, type, default,
-// description. The man page test checks that man/cdcctl-pipeline.5 contains exactly this text.
-std::string RenderSpecTable(const ConfigSpec &spec);
 
 }  // namespace cdcctl
