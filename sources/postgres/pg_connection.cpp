@@ -25,11 +25,10 @@ void ClearLibpqEnvironment() {
     static bool done = false;
     if (done) return;
     done = true;
-    if (PQconninfoOption *opts = PQconndefaults()) {
-        for (PQconninfoOption *o = opts; o->keyword; ++o) {
+    if (std::unique_ptr<PQconninfoOption, Free<PQconninfoFree>> opts{PQconndefaults()}) {
+        for (PQconninfoOption *o = opts.get(); o->keyword; ++o) {
             if (o->envvar) unsetenv(o->envvar);
         }
-        PQconninfoFree(opts);
     }
     for (const char *v : {"PGDATESTYLE", "PGTZ", "PGGEQO", "PGSERVICEFILE", "PGSYSCONFDIR",
                           "PGLOCALEDIR", "PGREQUIRESSL"}) {
@@ -117,10 +116,9 @@ void Connection::WaitReady(const char *what) const {
         timeval tv{0, 200000};
         select(fd + 1, &rfds, nullptr, nullptr, &tv);
         if (signals::StopRequested()) {
-            if (PGcancel *cancel = PQgetCancel(c)) {
+            if (std::unique_ptr<PGcancel, Free<PQfreeCancel>> cancel{PQgetCancel(c)}) {
                 char err[256];
-                PQcancel(cancel, err, sizeof err);
-                PQfreeCancel(cancel);
+                PQcancel(cancel.get(), err, sizeof err);
             }
             throw InterruptedError("postgres", std::string("Stopped while ") + what + ".");
         }
@@ -182,19 +180,16 @@ std::optional<std::string> Connection::Value(const std::string &sql, const char 
 }
 
 std::string Connection::QuoteIdent(const std::string &ident) const {
-    char *q = PQescapeIdentifier(conn_.get(), ident.c_str(), ident.size());
+    std::unique_ptr<char, Free<PQfreemem>> q(
+        PQescapeIdentifier(conn_.get(), ident.c_str(), ident.size()));
     if (!q) throw Error("postgres", "cannot quote identifier '" + ident + "'");
-    std::string out(q);
-    PQfreemem(q);
-    return out;
+    return std::string(q.get());
 }
 
 std::string Connection::QuoteLiteral(const std::string &lit) const {
-    char *q = PQescapeLiteral(conn_.get(), lit.c_str(), lit.size());
+    std::unique_ptr<char, Free<PQfreemem>> q(PQescapeLiteral(conn_.get(), lit.c_str(), lit.size()));
     if (!q) throw Error("postgres", "cannot quote literal");
-    std::string out(q);
-    PQfreemem(q);
-    return out;
+    return std::string(q.get());
 }
 
 std::string Connection::User() const {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <memory>
 
+#include "sources/postgres/pg_connection.h"
+
 namespace cdcctl {
 namespace {
 
@@ -51,17 +53,14 @@ std::string SlotSafe(const std::string &pipeline) {
     return out;
 }
 
-struct ConninfoFree {
-    void operator()(PQconninfoOption *o) const { PQconninfoFree(o); }
-};
-using Conninfo = std::unique_ptr<PQconninfoOption, ConninfoFree>;
+using Conninfo = std::unique_ptr<PQconninfoOption, pg::Free<PQconninfoFree>>;
 
 // libpq's own parser decides what a valid URI or key=value string is. Its error text may quote
 // part of the string, which may be the password, so it is not passed on.
 Conninfo ParseConninfo(const std::string &url) {
     char *err = nullptr;
     Conninfo opts(PQconninfoParse(url.c_str(), &err));
-    if (err) PQfreemem(err);
+    std::unique_ptr<char, pg::Free<PQfreemem>> discarded(err);
     return opts;
 }
 

@@ -1,5 +1,8 @@
 // The PostgreSQL source: a consistent snapshot read inside the exported snapshot of a new
-// logical replication slot, then the pgoutput stream from exactly where the snapshot ends.
+// logical replication slot, then the pgoutput stream from exactly where the snapshot ends. This
+// file is the phase machine that orders them (Open, Poll, Confirm, Close); each protocol concern
+// has a file of its own: prerequisites, publication, slot, snapshot, replication_stream and
+// relation_cache.
 //
 // Offset kept in the state file:
 //   slot      the replication slot name
@@ -8,24 +11,19 @@
 //   snapshot  in_progress | done | skipped
 #pragma once
 
-#include <chrono>
-#include <map>
-#include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/runtime/check.h"
 #include "core/runtime/source.h"
-#include "sources/postgres/catalog.h"
-#include "sources/postgres/copy_text.h"
 #include "sources/postgres/pg_connection.h"
-#include "sources/postgres/pg_types.h"
-#include "sources/postgres/pgoutput_decoder.h"
 #include "sources/postgres/postgres_config.h"
+#include "sources/postgres/relation_cache.h"
+#include "sources/postgres/replication_stream.h"
+#include "sources/postgres/snapshot.h"
 
-namespace cdcctl {
+namespace cdcctl::postgres {
 
 class PostgresSource : public Source {
 public:
@@ -40,7 +38,7 @@ public:
     // A snapshot cannot be resumed (its exported snapshot dies with the connection), so a stop
     // during the snapshot stops at once and the next run takes it again; while streaming, a stop
     // waits for the transaction in flight to end.
-    bool AtBoundary() const override { return !in_transaction_; }
+    bool AtBoundary() const override { return !(stream_ && stream_->InTransaction()); }
     void Close() override;
 
     // `cdcctl check`: connect and test every prerequisite without changing anything.
@@ -52,102 +50,32 @@ public:
 
 private:
     enum class Phase { kStart, kSnapshot, kStream, kDone };
-    struct Relation {
-        TableSchemaPtr schema;
-        std::vector<postgres::PgTextConverter> converters;  // one per column of schema
-        bool captured = false;
-    };
-    struct SnapshotTable {
-        pg::TableInfo info;
-        TableSchemaPtr schema;
-        std::vector<postgres::PgTextConverter> converters;
-    };
-
-    void CheckPrerequisites(const pg::Connection &conn, std::vector<CheckResult> *results,
-                            bool throw_on_failure);
-    void EnsurePublication();
-    void RegisterTypes(const std::vector<pg::TableInfo> &tables);
-    void RegisterType(uint32_t oid, bool refresh_enums = false);
-    TableSchemaPtr BuildSchema(const pg::TableInfo &table, uint64_t version) const;
-    static std::vector<postgres::PgTextConverter> MakeConverters(const TableSchema &schema);
-    std::optional<uint64_t> SlotConfirmedLsn(bool *exists, bool *active);
-    void CreateSlot(bool export_snapshot);
-    void DropSlotIfExists();
-    Offset MakeOffset(uint64_t lsn, const char *snapshot) const;
-    uint64_t TakeOnceTarget();
 
     bool PollSnapshot(Batch &batch, size_t max_events, Deadline deadline);
-    bool NextSnapshotRow();
-    void BeginSnapshotTable();
-    void EmitSnapshotRow(Batch &batch, bool last_in_table, bool last_overall);
-    void ReportProgress(bool final);
-    void FinishSnapshotTable();
-
-    void StartStreaming();
     bool PollStream(Batch &batch, size_t max_events, Deadline deadline);
-    void HandleXLogData(Batch &batch, uint64_t wal_start, std::string_view data);
-    void HandleRelation(RelationMessage &&rel);
-    void FillRow(const Relation &rel, TupleView tuple, Row *row);
-    void SendStatus(bool reply_requested);
-    void WaitForStream(Deadline deadline);
 
     PostgresSourceConfig config_;
     std::string pipeline_;
     std::string reset_command_;  // "cdcctl reset FILE", for recovery advice
     bool once_;
-    std::vector<std::string> table_names_;  // schema.table of every captured table
 
+    // Declared in the order they depend on each other: the connection, the schemas read through
+    // it, then the snapshot and the stream that use both.
     std::optional<pg::Connection> conn_;
-    std::optional<pg::Connection> repl_;
-    std::optional<pg::Connection> snap_conn_;
-    postgres::PgTypeRegistry types_;
-    std::vector<pg::TableInfo> tables_;
+    std::optional<RelationCache> relations_;
+    std::optional<SnapshotReader> snapshot_;
+    std::optional<ReplicationStream> stream_;  // owns the replication connection
 
     Phase phase_ = Phase::kStart;
     Offset pending_checkpoint_;
     bool has_pending_checkpoint_ = false;
     bool finish_after_snapshot_ = false;
     bool drop_slot_after_snapshot_ = false;
-
-    // Snapshot.
-    std::string snapshot_name_;
-    uint64_t consistent_point_ = 0;
-    std::vector<SnapshotTable> snapshot_tables_;
-    size_t snapshot_index_ = 0;
-    bool snapshot_active_ = false;
-    bool snapshot_first_ = true;
-    bool table_first_ = true;
-    char *current_row_ = nullptr;  // libpq buffer of the row read ahead
-    int current_len_ = 0;
-    char *next_row_ = nullptr;
-    int next_len_ = 0;
-    pg::CopyTextSplitter splitter_;
-    int64_t snapshot_ts_ms_ = 0;
-    uint64_t snapshot_rows_ = 0;
-    bool progress_tty_ = false;
-    std::chrono::steady_clock::time_point progress_at_{};
-    std::chrono::steady_clock::time_point table_started_{};
-
-    // Stream.
-    PgoutputDecoder decoder_;
-    std::unordered_map<uint32_t, Relation> relations_;
-    uint64_t start_lsn_ = 0;
-    uint64_t received_lsn_ = 0;   // highest position seen
-    uint64_t confirmed_lsn_ = 0;  // saved in the state file: reported as flushed
-    uint64_t last_commit_lsn_ = 0;
-    uint64_t final_lsn_ = 0;  // commit LSN of the transaction being decoded (from Begin)
-    uint64_t checkpoint_lsn_ = 0;  // last checkpoint handed to the runtime
-    uint64_t keepalive_lsn_ = 0;
-    uint64_t once_target_ = 0;
-    bool in_transaction_ = false;
-    uint32_t xid_ = 0;
-    int64_t commit_ts_ms_ = 0;
-    std::chrono::steady_clock::time_point last_status_{};
-    std::chrono::steady_clock::time_point last_heartbeat_{};
-    std::chrono::steady_clock::time_point last_reply_request_{};
-    bool streaming_ = false;
-    const char *snapshot_label_ = "done";  // "skipped" for snapshot: never
-    bool stream_ended_ = false;
+    uint64_t consistent_point_ = 0;  // where the new slot's stream starts
 };
 
+}  // namespace cdcctl::postgres
+
+namespace cdcctl {
+using postgres::PostgresSource;
 }  // namespace cdcctl
