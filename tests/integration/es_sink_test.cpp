@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "sources/postgres/source_block.h"
 #include "tests/integration/cdc_fixture.h"
 #include "tests/servers/es_double.h"
 
@@ -912,6 +913,7 @@ TEST_CASE("an event without a table schema is a SinkError") {
     SinkContext ctx;
     ctx.pipeline = "es";
     ctx.topic_prefix = "foo";
+    ctx.source_block = &postgres::PostgresSourceBlock();
     auto sink = MakeElasticsearchSink(cfg, ctx);
     sink->Open();
     Batch batch;

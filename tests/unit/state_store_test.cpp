@@ -313,3 +313,45 @@ TEST_CASE("removing a state that does not exist is not an error") {
     StateStore store(tmp.Path("missing/shop.state"));
     CHECK_NOTHROW(store.Remove());
 }
+
+TEST_CASE("the mode is saved and loads back") {
+    TempDir tmp;
+    StateStore store(tmp.Path("shop.state"));
+    PipelineState state = ShopState();
+    state.mode = "sync";
+    store.Save(state);
+    CHECK(ReadFile(tmp.Path("shop.state")).find("\"mode\": \"sync\"") != std::string::npos);
+    std::optional<PipelineState> loaded = store.Load();
+    REQUIRE(loaded.has_value());
+    CHECK(loaded->mode == "sync");
+}
+
+TEST_CASE("a state file from before the mode was recorded loads as a cdc state") {
+    TempDir tmp;
+    const std::string path = tmp.Path("shop.state");
+    // As cdcctl 0.1.0 wrote it: no "mode", and a checksum that covers none.
+    const std::string old = R"({
+  "format": 1,
+  "pipeline": "shop",
+  "source_type": "postgres",
+  "offset": {
+    "lsn": "0/16B3748",
+    "slot": "cdcctl_shop"
+  },
+  "updated_at": "2026-11-23T10:00:00Z",
+  "checksum": "crc32c:61ab3ecd"
+}
+)";
+    WriteFile(path, old);
+    StateStore store(path);
+    std::optional<PipelineState> loaded = store.Load();
+    REQUIRE(loaded.has_value());
+    CHECK(loaded->mode == "cdc");
+    CHECK(loaded->offset.at("lsn") == "0/16B3748");
+
+    // A mode added by hand to such a file breaks its checksum.
+    std::string edited = old;
+    edited.replace(edited.find("\"offset\""), 0, "\"mode\": \"sync\",\n  ");
+    WriteFile(path, edited);
+    CHECK(LoadError(path).find("checksum mismatch") != std::string::npos);
+}
