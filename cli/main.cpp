@@ -1,6 +1,9 @@
 // cdcctl: the command line. Parses arguments, runs one subcommand, and maps errors to the exit
 // codes documented in man/cdcctl.1 (EXIT STATUS).
 #include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -37,9 +40,27 @@ int Report(const cdcctl::Error &e, ExitCode code) {
     return Code(code);
 }
 
+// A closed standard descriptor is handed to the next file opened: with stdout closed, events
+// would be written into the lock or state file and confirmed. Refuse before anything is opened.
+bool StandardDescriptorsOpen() {
+    const char *names[] = {"standard input (fd 0)", "standard output (fd 1)", "standard error (fd 2)"};
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (::fcntl(fd, F_GETFD) >= 0) continue;
+        if (::fcntl(2, F_GETFD) >= 0) {
+            std::fprintf(stderr,
+                         "cdcctl: %s is closed; run cdcctl with it open (redirect it from or to "
+                         "/dev/null instead of closing it).\n",
+                         names[fd]);
+        }
+        return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
+    if (!StandardDescriptorsOpen()) return Code(ExitCode::kIoErr);
     CLI::App app{"cdcctl: change data capture and ETL in one binary"};
     app.set_version_flag("--version", std::string("cdcctl ") + CDCCTL_VERSION);
     // At most one; "none" is reported below. With require_subcommand(1), CLI11 would answer

@@ -2,6 +2,7 @@
 
 #include "core/runtime/signals.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/runtime/log.h"
 #include "core/json/envelope_encoder.h"
 
 namespace cdcctl {
@@ -52,6 +54,7 @@ void StdoutSink::Open() {
     }
     if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
         target_ = Target::kSyncedFile;
+        if (S_ISREG(st.st_mode)) EndTornLine(st.st_size);
     } else if (S_ISFIFO(st.st_mode)) {
         target_ = Target::kPipe;
         // Without FIONREAD nothing in the pipe could ever be confirmed: find out now.
@@ -64,6 +67,32 @@ void StdoutSink::Open() {
     }
     opened_ = true;
     closed_ = false;
+}
+
+// A run killed mid-write (kill -9) can leave a file that ends inside a line; appending to it
+// would glue that fragment to this run's first event. End the fragment with a newline, so every
+// line a consumer reads is either whole JSON or the one fragment, on its own line.
+void StdoutSink::EndTornLine(off_t size) {
+    if (size <= 0) return;
+    // Only where this run's writes go after the fragment (appending, or positioned at the end).
+    int flags = ::fcntl(fd_, F_GETFL);
+    if (flags < 0 || (!(flags & O_APPEND) && ::lseek(fd_, 0, SEEK_CUR) != size)) return;
+    char last = '\n';
+    ssize_t n = ::pread(fd_, &last, 1, size - 1);
+    if (n != 1) {
+        // Opened write-only (`>>`): read the same file through a descriptor of our own.
+        int rd = ::open(("/proc/self/fd/" + std::to_string(fd_)).c_str(), O_RDONLY | O_CLOEXEC);
+        if (rd < 0) return;
+        n = ::pread(rd, &last, 1, size - 1);
+        ::close(rd);
+    }
+    if (n != 1 || last == '\n') return;
+    buf_.assign("\n");
+    if (!WriteBuffer()) return;
+    buf_.clear();
+    log::Warn("stdout", "The output file ended inside a line (an earlier run was killed while "
+                        "writing); wrote a newline so that this run's events start on a line of "
+                        "their own. The line before it is incomplete JSON.");
 }
 
 bool StdoutSink::WritableSoon() const {

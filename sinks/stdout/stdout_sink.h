@@ -27,6 +27,8 @@
 // slows the pipeline down instead of making it buffer without bound.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -68,6 +70,7 @@ private:
     bool WriteBuffer();
     // After a stop request: whether the reader makes room within a second.
     bool WritableSoon() const;
+    void EndTornLine(off_t size);
     // Advance durable_seq_ over the batches the pipe's reader has consumed.
     void UpdatePipeProgress();
     [[noreturn]] void ThrowErrno(const std::string &action, int errnum) const;

@@ -555,6 +555,9 @@ TEST_CASE("state prints the saved slot and lsn as JSON; discover lists columns, 
     CHECK(pipeline == "info");
     CHECK(!doc["source_type"].get(source_type));
     CHECK(source_type == "postgres");
+    std::string_view mode;
+    CHECK(!doc["mode"].get(mode));
+    CHECK(mode == "cdc");
     REQUIRE(!doc["offset"]["slot"].get(slot));
     CHECK(slot == "cdcctl_info");
     REQUIRE(!doc["offset"]["lsn"].get(lsn));
@@ -796,4 +799,39 @@ TEST_CASE("check fails the publication item when the role may not create it in t
     f.Sql("GRANT CREATE ON DATABASE shop TO owner_only");
     ProcessResult again = f.Cdcctl({"check", file});
     CHECK_MESSAGE(again.exit_code == 0, again.out);
+}
+
+TEST_CASE("a closed stdout: exit 74 before anything is read; the next run delivers everything") {
+    CdcFixture f;
+    f.Sql("CREATE TABLE product (id bigint PRIMARY KEY, name text)");
+    f.Sql("INSERT INTO product SELECT g, 'p' || g FROM generate_series(1, 5) g");
+    std::string file = f.WritePipeline("closed");
+    std::string cmd = ShellQuote(CDCCTL_BINARY) + " run --once " + ShellQuote(file) + " >&-";
+    ProcessResult r = RunShell("bash -c " + ShellQuote(cmd), f.Env(), std::chrono::seconds(120),
+                               f.dir.path());
+    CHECK_MESSAGE(r.exit_code == 74, r.Describe());
+    CHECK_MESSAGE(Contains(r.err, "standard output (fd 1) is closed"), r.err);
+    CHECK_FALSE(std::filesystem::exists(f.dir.File(".cdcctl/closed.state")));
+    CHECK(IdSet(f.RunOnce(file)) == Range(1, 5));
+}
+
+TEST_CASE("an output file torn by kill -9 gets a newline, so the next run's events are whole lines") {
+    CdcFixture f;
+    f.Sql("CREATE TABLE product (id bigint PRIMARY KEY, name text)");
+    f.Sql("INSERT INTO product VALUES (1, 'a')");
+    std::string file = f.WritePipeline("torn");
+    std::string out = f.dir.File("events.ndjson");
+    WriteFile(out, "{\"before\":null,\"after\":{\"id\":");
+    std::string cmd = ShellQuote(CDCCTL_BINARY) + " run --once " + ShellQuote(file) + " >> " +
+                      ShellQuote(out);
+    ProcessResult r = RunShell("bash -c " + ShellQuote(cmd), f.Env(), std::chrono::seconds(120),
+                               f.dir.path());
+    REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
+    CHECK_MESSAGE(Contains(r.err, "ended inside a line"), r.err);
+    std::string text = ReadFile(out);
+    size_t nl = text.find('\n');
+    REQUIRE(nl != std::string::npos);
+    CHECK(text.substr(0, nl) == "{\"before\":null,\"after\":{\"id\":");
+    std::vector<Event> events = ParseEvents(text.substr(nl + 1));
+    CHECK(IdSet(events) == std::set<long>{1});
 }

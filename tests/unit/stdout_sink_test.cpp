@@ -291,3 +291,56 @@ TEST_CASE("Close leaves the descriptor open") {
     }
     CHECK(fcntl(pipe.writer(), F_GETFD) != -1);
 }
+
+TEST_CASE("file: a torn last line from a killed run is ended before the first event") {
+    TempFile file;
+    const std::string torn = "{\"id\":1}\n{\"id\":2,\"na";
+    REQUIRE(write(file.fd, torn.data(), torn.size()) == static_cast<ssize_t>(torn.size()));
+    REQUIRE(lseek(file.fd, 0, SEEK_END) == static_cast<off_t>(torn.size()));
+    StdoutSink sink({}, EncodeIndex, file.fd);
+    sink.Open();
+    REQUIRE(sink.Write(MakeBatch(1, 0, 1)) == Sink::WriteResult::kOk);
+    std::string content = file.Content();
+    CHECK(content.rfind(torn + "\n", 0) == 0);
+    // The event is a line of its own after the fragment.
+    CHECK(content.size() > torn.size() + 1);
+    CHECK(content.back() == '\n');
+    CHECK(content.find('\n', torn.size() + 1) == content.size() - 1);
+}
+
+TEST_CASE("file: output that ends with a whole line is left as it is") {
+    TempFile file;
+    const std::string whole = "{\"id\":1}\n";
+    REQUIRE(write(file.fd, whole.data(), whole.size()) == static_cast<ssize_t>(whole.size()));
+    StdoutSink sink({}, EncodeIndex, file.fd);
+    sink.Open();
+    REQUIRE(sink.Write(MakeBatch(1, 0, 1)) == Sink::WriteResult::kOk);
+    std::string content = file.Content();
+    CHECK(content.rfind(whole, 0) == 0);
+    CHECK(content.substr(whole.size(), 1) != "\n");
+}
+
+TEST_CASE("file: a descriptor positioned before the end is not written to on open") {
+    TempFile file;
+    const std::string torn = "{\"id\":1}\n{\"id\":2,\"na";
+    REQUIRE(write(file.fd, torn.data(), torn.size()) == static_cast<ssize_t>(torn.size()));
+    REQUIRE(lseek(file.fd, 0, SEEK_SET) == 0);  // as `1<>file` opens it
+    StdoutSink sink({}, EncodeIndex, file.fd);
+    sink.Open();
+    CHECK(file.Content() == torn);
+}
+
+TEST_CASE("file: a write-only appending descriptor with a torn last line gets its newline too") {
+    TempFile file;
+    const std::string torn = "{\"id\":2,\"na";
+    REQUIRE(write(file.fd, torn.data(), torn.size()) == static_cast<ssize_t>(torn.size()));
+    int fd = open(file.path.c_str(), O_WRONLY | O_APPEND);  // as `>> file` opens it
+    REQUIRE(fd >= 0);
+    {
+        StdoutSink sink({}, EncodeIndex, fd);
+        sink.Open();
+        REQUIRE(sink.Write(MakeBatch(1, 0, 1)) == Sink::WriteResult::kOk);
+    }
+    close(fd);
+    CHECK(file.Content().rfind(torn + "\n", 0) == 0);
+}
