@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <memory>
 
+#include "core/util/handle.h"
+
 namespace cdcctl {
 namespace {
 
@@ -51,10 +53,7 @@ std::string SlotSafe(const std::string &pipeline) {
     return out;
 }
 
-struct ConninfoFree {
-    void operator()(PQconninfoOption *o) const { PQconninfoFree(o); }
-};
-using Conninfo = std::unique_ptr<PQconninfoOption, ConninfoFree>;
+using Conninfo = Handle<PQconninfoOption, PQconninfoFree>;
 
 // libpq's own parser decides what a valid URI or key=value string is. Its error text may quote
 // part of the string, which may be the password, so it is not passed on.
