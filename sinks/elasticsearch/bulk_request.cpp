@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <charconv>
-#include <chrono>
 #include <cstring>
 #include <functional>
 
 #include "core/error.h"
+#include "core/event/decimal.h"
+#include "core/event/temporal.h"
 #include "core/json/json_writer.h"
 #include "core/runtime/log.h"
 
@@ -15,25 +16,8 @@ namespace {
 
 using namespace std::string_view_literals;
 
-int64_t FloorDiv(int64_t a, int64_t b) {
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-    return q;
-}
-
-void AppendPadded(std::string *out, int64_t v, int width) {
-    char buf[24];
-    bool negative = v < 0;
-    uint64_t u = negative ? uint64_t(0) - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
-    auto r = std::to_chars(buf, buf + sizeof(buf), u);
-    int n = static_cast<int>(r.ptr - buf);
-    if (negative) out->push_back('-');
-    for (int i = n; i < width; ++i) out->push_back('0');
-    out->append(buf, static_cast<size_t>(n));
-}
-
 // How a column's value becomes a row document's value.
-enum class Conv { kNone, kDate, kMillis, kMicros, kNanos, kDecimal, kVariableDecimal };
+enum class Conv { kNone, kDate, kMillis, kMicros, kNanos, kZoned, kDecimal, kVariableDecimal };
 
 Conv ConvOf(const FieldSchema &f) {
     const FieldSchema &s = f.type == FieldType::kArray && !f.fields.empty() ? f.fields[0] : f;
@@ -45,6 +29,7 @@ Conv ConvOf(const FieldSchema &f) {
     if (sem == semantic::kNanoTimestamp) return Conv::kNanos;
     if (sem == semantic::kDecimal) return Conv::kDecimal;
     if (sem == semantic::kVariableScaleDecimal) return Conv::kVariableDecimal;
+    if (sem == semantic::kZonedTimestamp) return Conv::kZoned;
     return Conv::kNone;
 }
 
@@ -115,15 +100,31 @@ void AppendDocValue(std::string *out, const FieldSchema &f, Conv conv, int scale
         case Conv::kNanos:
             if (v.kind() != Value::Kind::kInt) break;
             out->push_back('"');
+            // Without java.time's '+' before years beyond 9999, as the sink always wrote them.
             if (conv == Conv::kDate)
-                AppendIsoDate(out, v.as_int());
+                AppendIsoDate(out, v.as_int(), IsoYearSign::kNegativeOnly);
             else
                 AppendIsoTimestamp(out, v.as_int(),
                                    conv == Conv::kMillis   ? 1000
                                    : conv == Conv::kMicros ? 1000000
-                                                           : 1000000000);
+                                                           : 1000000000,
+                                   IsoYearSign::kNegativeOnly);
             out->push_back('"');
             return;
+        case Conv::kZoned: {
+            // The source writes UTC ("...Z"), which goes out as it is; a timezone converter
+            // writes local time with its offset, which becomes the same instant in UTC so that
+            // every document of an index reads alike. Text that is no instant ("infinity")
+            // stays as it is, for Elasticsearch to judge.
+            if (v.kind() != Value::Kind::kString) break;
+            std::string_view text = v.as_string();
+            IsoInstant instant;
+            if (text.empty() || text.back() == 'Z' || !ParseIsoInstant(text, &instant)) break;
+            out->push_back('"');
+            AppendIsoInstant(out, instant.epoch_seconds, instant.nanos);
+            out->push_back('"');
+            return;
+        }
         case Conv::kDecimal:
             if (v.kind() != Value::Kind::kBytes) break;
             out->push_back('"');
@@ -225,87 +226,6 @@ std::string ResolveIndex(std::string_view tmpl, const TableSchema &table, std::s
         return "";
     }
     return out;
-}
-
-void AppendIsoDate(std::string *out, int64_t days) {
-    using namespace std::chrono;
-    year_month_day ymd{sys_days{std::chrono::days{days}}};
-    AppendPadded(out, static_cast<int>(ymd.year()), 4);
-    out->push_back('-');
-    AppendPadded(out, static_cast<unsigned>(ymd.month()), 2);
-    out->push_back('-');
-    AppendPadded(out, static_cast<unsigned>(ymd.day()), 2);
-}
-
-void AppendIsoTimestamp(std::string *out, int64_t value, int64_t units) {
-    int64_t secs = FloorDiv(value, units);
-    int64_t frac = value - secs * units;
-    int64_t days = FloorDiv(secs, 86400);
-    int64_t sod = secs - days * 86400;
-    AppendIsoDate(out, days);
-    out->push_back('T');
-    AppendPadded(out, sod / 3600, 2);
-    out->push_back(':');
-    AppendPadded(out, sod / 60 % 60, 2);
-    out->push_back(':');
-    AppendPadded(out, sod % 60, 2);
-    if (frac != 0) {
-        int digits = units == 1000 ? 3 : units == 1000000 ? 6 : 9;
-        while (frac % 10 == 0) {
-            frac /= 10;
-            --digits;
-        }
-        out->push_back('.');
-        AppendPadded(out, frac, digits);
-    }
-}
-
-void AppendDecimalText(std::string *out, std::string_view unscaled, int scale) {
-    // Two's complement to sign and magnitude, as 32-bit limbs, most significant first.
-    bool negative = !unscaled.empty() && (static_cast<unsigned char>(unscaled[0]) & 0x80);
-    std::vector<uint8_t> mag(unscaled.begin(), unscaled.end());
-    if (negative) {
-        for (auto &b : mag) b = static_cast<uint8_t>(~b);
-        for (size_t i = mag.size(); i-- > 0;) {
-            if (++mag[i] != 0) break;
-        }
-    }
-    std::vector<uint32_t> limbs((mag.size() + 3) / 4, 0);
-    for (size_t i = 0; i < mag.size(); ++i) {
-        size_t from_end = mag.size() - 1 - i;
-        limbs[limbs.size() - 1 - from_end / 4] |= uint32_t(mag[i]) << (8 * (from_end % 4));
-    }
-    // Repeated division by 10^9 gives the digits, nine at a time, least significant first.
-    std::string digits;
-    auto is_zero = [&] {
-        for (uint32_t l : limbs)
-            if (l != 0) return false;
-        return true;
-    };
-    while (!is_zero()) {
-        uint64_t rem = 0;
-        for (uint32_t &l : limbs) {
-            uint64_t cur = (rem << 32) | l;
-            l = static_cast<uint32_t>(cur / 1000000000u);
-            rem = cur % 1000000000u;
-        }
-        for (int i = 0; i < 9; ++i) {
-            digits.push_back(static_cast<char>('0' + rem % 10));
-            rem /= 10;
-        }
-    }
-    while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
-    if (digits.empty()) digits = "0";
-    std::string text(digits.rbegin(), digits.rend());
-    if (scale > 0) {
-        if (text.size() <= static_cast<size_t>(scale))
-            text.insert(0, static_cast<size_t>(scale) + 1 - text.size(), '0');
-        text.insert(text.size() - static_cast<size_t>(scale), 1, '.');
-    } else if (scale < 0 && text != "0") {
-        text.append(static_cast<size_t>(-scale), '0');
-    }
-    if (negative && text.find_first_not_of("0.") != std::string::npos) out->push_back('-');
-    out->append(text);
 }
 
 BulkEncoder::BulkEncoder(BulkEncoderConfig config)

@@ -140,14 +140,6 @@ private:
 std::string ResolveIndex(std::string_view index_template, const TableSchema &table,
                          std::string *error);
 
-// Value conversions for row documents.
-void AppendIsoDate(std::string *out, int64_t days_since_epoch);  // "2026-01-15"
-// `value` in units of 1/units_per_second since the epoch (1000, 1000000, 1000000000):
-// "2026-01-15T10:00:00", plus as many fraction digits as the units have when not zero.
-void AppendIsoTimestamp(std::string *out, int64_t value, int64_t units_per_second);
-// A Kafka Connect Decimal's unscaled big-endian two's-complement bytes as decimal text.
-void AppendDecimalText(std::string *out, std::string_view unscaled, int scale);
-
 // Cuts the encoded events into requests of at most max_docs documents and about max_bytes
 // (a single document larger than max_bytes travels alone).
 //

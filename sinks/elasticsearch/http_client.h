@@ -19,20 +19,13 @@
 #include <string_view>
 #include <vector>
 
+#include "core/util/handle.h"
+
 namespace cdcctl::es {
 
-struct CurlEasyFree {
-    void operator()(CURL *h) const { curl_easy_cleanup(h); }
-};
-struct CurlMultiFree {
-    void operator()(CURLM *h) const { curl_multi_cleanup(h); }
-};
-struct CurlSlistFree {
-    void operator()(curl_slist *l) const { curl_slist_free_all(l); }
-};
-using CurlEasy = std::unique_ptr<CURL, CurlEasyFree>;
-using CurlMulti = std::unique_ptr<CURLM, CurlMultiFree>;
-using CurlSlist = std::unique_ptr<curl_slist, CurlSlistFree>;
+using CurlEasy = Handle<CURL, curl_easy_cleanup>;
+using CurlMulti = Handle<CURLM, curl_multi_cleanup>;
+using CurlSlist = Handle<curl_slist, curl_slist_free_all>;
 
 struct HttpOptions {
     std::string user, password;  // basic auth when user is set

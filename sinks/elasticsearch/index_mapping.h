@@ -17,7 +17,9 @@
 //   NanoTimestamp, connect          "2026-01-15T10:00:00.123456" (no zone: PostgreSQL's
 //   Timestamp                       timestamp without time zone); _source keeps every digit,
 //                                   the index keeps milliseconds
-//   ZonedTimestamp                  date, "strict_date_optional_time" (already ISO-8601)
+//   ZonedTimestamp                  date, "strict_date_optional_time": ISO-8601 in UTC as the
+//                                   source writes it; a value with an offset (a timezone
+//                                   converter's) is written as the same instant in UTC
 //   Time, MicroTime, NanoTime,      integer/long as Debezium sends them (units since midnight);
 //   MicroDuration                   Elasticsearch has no time-of-day type
 //   Decimal (precise),              keyword, written as the exact decimal string ("24.90"), the

@@ -10,14 +10,15 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <limits>
 #include <set>
 #include <stdexcept>
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/event/temporal.h"
 #include "core/runtime/log.h"
+#include "core/util/int_math.h"
 #include "sinks/parquet/part_file.h"
 #include "sinks/parquet/row_layout.h"
 
@@ -37,11 +38,6 @@ constexpr int64_t kSizeCheckRows = 1024;
 
 constexpr int64_t kMsPerDay = 86400000;
 
-int64_t FloorDiv(int64_t a, int64_t b) {
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
 parquet::Codec CodecOf(ParquetCompression c) {
     switch (c) {
         case ParquetCompression::kSnappy:
@@ -58,24 +54,23 @@ parquet::Codec CodecOf(ParquetCompression c) {
 
 // "dt=YYYY-MM-DD" of a day number.
 std::string DateFolder(int64_t day) {
-    time_t secs = static_cast<time_t>(day * 86400);
-    struct tm tm {};
-    gmtime_r(&secs, &tm);
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "dt=%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday);
-    return buf;
+    std::string folder = "dt=";
+    AppendIsoDate(&folder, day, IsoYearSign::kNegativeOnly);
+    return folder;
 }
 
 // "YYYYMMDDTHHMMSS.mmmZ"
 std::string FileTime(int64_t unix_ms) {
-    time_t secs = static_cast<time_t>(FloorDiv(unix_ms, 1000));
-    struct tm tm {};
-    gmtime_r(&secs, &tm);
-    char buf[40];
-    std::snprintf(buf, sizeof(buf), "%04d%02d%02dT%02d%02d%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(unix_ms - FloorDiv(unix_ms, 1000) * 1000));
+    const int64_t days = FloorDiv(unix_ms, kMsPerDay);
+    const int64_t ms = unix_ms - days * kMsPerDay;
+    int64_t year;
+    unsigned month, day;
+    CivilFromDays(days, &year, &month, &day);
+    char buf[48];
+    std::snprintf(buf, sizeof(buf), "%04lld%02u%02uT%02d%02d%02d.%03dZ",
+                  static_cast<long long>(year), month, day, static_cast<int>(ms / 3600000),
+                  static_cast<int>(ms / 60000 % 60), static_cast<int>(ms / 1000 % 60),
+                  static_cast<int>(ms % 1000));
     return buf;
 }
 

@@ -1,12 +1,13 @@
 #include "sinks/parquet/row_layout.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
-#include <cstring>
+#include <cstdlib>
 #include <limits>
 
 #include "core/error.h"
+#include "core/event/decimal.h"
+#include "core/event/temporal.h"
+#include "core/util/int_math.h"
 
 namespace cdcctl {
 
@@ -20,37 +21,9 @@ namespace {
 
 constexpr std::string_view kUnavailable = "__debezium_unavailable_value";
 
-// Days since 1970-01-01 of a proleptic Gregorian date, for any year: years counted from March
-// so that the leap day ends the year, in 400-year eras of 146097 days.
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2 ? 1 : 0;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const int64_t yoe = y - era * 400;
-    const int64_t mp = m > 2 ? m - 3 : m + 9;
-    const int64_t doy = (153 * mp + 2) / 5 + d - 1;
-    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-bool ReadDigits(const char *&p, const char *end, size_t min, size_t max, int64_t *out) {
-    int64_t v = 0;
-    size_t n = 0;
-    while (p < end && n < max && *p >= '0' && *p <= '9') {
-        v = v * 10 + (*p - '0');
-        ++p;
-        ++n;
-    }
-    *out = v;
-    return n >= min;
-}
-
-bool Consume(const char *&p, const char *end, char c) {
-    if (p == end || *p != c) return false;
-    ++p;
-    return true;
-}
-
-// Debezium's ZonedTimestamp text in UTC: [+-]YYYY-MM-DDTHH:MM:SS[.fraction]Z.
+// Debezium's ZonedTimestamp text, in UTC or with any offset, as microseconds since the epoch.
+// PostgreSQL accepts timestamptz values up to the year 294276, past what int64 microseconds
+// hold: they clamp, as the source does for timestamp, rather than refuse the row forever.
 bool ParseZonedTimestamp(std::string_view text, int64_t *micros) {
     if (text == "infinity") {
         *micros = std::numeric_limits<int64_t>::max();
@@ -60,50 +33,10 @@ bool ParseZonedTimestamp(std::string_view text, int64_t *micros) {
         *micros = -std::numeric_limits<int64_t>::max();
         return true;
     }
-    const char *p = text.data();
-    const char *end = p + text.size();
-    bool negative_year = false;
-    if (p < end && (*p == '+' || *p == '-')) negative_year = *p++ == '-';
-    int64_t year, month, day, hour, minute, second;
-    if (!ReadDigits(p, end, 4, 9, &year) || !Consume(p, end, '-') ||
-        !ReadDigits(p, end, 2, 2, &month) || !Consume(p, end, '-') ||
-        !ReadDigits(p, end, 2, 2, &day) || !Consume(p, end, 'T') ||
-        !ReadDigits(p, end, 2, 2, &hour) || !Consume(p, end, ':') ||
-        !ReadDigits(p, end, 2, 2, &minute) || !Consume(p, end, ':') ||
-        !ReadDigits(p, end, 2, 2, &second)) {
-        return false;
-    }
-    int64_t fraction = 0;
-    if (Consume(p, end, '.')) {
-        int digits = 0;
-        while (p < end && *p >= '0' && *p <= '9') {
-            if (digits < 6) fraction = fraction * 10 + (*p - '0');
-            ++digits;
-            ++p;
-        }
-        if (digits == 0) return false;
-        for (int i = digits; i < 6; ++i) fraction *= 10;
-    }
-    if (!Consume(p, end, 'Z') || p != end || month < 1 || month > 12 || day < 1 || day > 31)
-        return false;
-    if (negative_year) year = -year;
-    int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-    __int128 v =
-        (static_cast<__int128>(days) * 86400 + hour * 3600 + minute * 60 + second) * 1000000 +
-        fraction;
-    // PostgreSQL accepts timestamptz values up to the year 294276, past what int64 microseconds
-    // hold: clamp them, as the source does for timestamp, rather than refuse the row forever.
-    if (v > std::numeric_limits<int64_t>::max()) v = std::numeric_limits<int64_t>::max();
-    if (v < std::numeric_limits<int64_t>::min()) v = std::numeric_limits<int64_t>::min();
-    *micros = static_cast<int64_t>(v);
+    IsoInstant instant;
+    if (!ParseIsoInstant(text, &instant)) return false;
+    *micros = IsoInstantToUnits(instant, 1000000);
     return true;
-}
-
-int HexValue(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
 }
 
 bool ParseUuid(std::string_view text, std::string *out) {
@@ -111,7 +44,7 @@ bool ParseUuid(std::string_view text, std::string *out) {
     int high = -1;
     for (char c : text) {
         if (c == '-') continue;
-        int v = HexValue(c);
+        int v = HexDigitValue(c);
         if (v < 0) return false;
         if (high < 0) {
             high = v;
@@ -121,31 +54,6 @@ bool ParseUuid(std::string_view text, std::string *out) {
         }
     }
     return out->size() == 16 && high < 0;
-}
-
-// Two's-complement big-endian bytes as int64; false when they do not fit.
-bool BytesToInt64(std::string_view b, int64_t *out) {
-    if (b.empty()) {
-        *out = 0;
-        return true;
-    }
-    const bool negative = static_cast<uint8_t>(b[0]) & 0x80;
-    const uint8_t sign = negative ? 0xFF : 0x00;
-    while (b.size() > 8) {
-        if (static_cast<uint8_t>(b[0]) != sign) return false;
-        b.remove_prefix(1);
-    }
-    if (b.size() == 8 && ((static_cast<uint8_t>(b[0]) & 0x80) != 0) != negative) return false;
-    uint64_t v = negative ? ~uint64_t{0} : 0;
-    for (char c : b) v = (v << 8) | static_cast<uint8_t>(c);
-    *out = static_cast<int64_t>(v);
-    return true;
-}
-
-// The fewest bytes whose two's complement holds every number of `precision` decimal digits.
-int32_t DecimalBytes(int precision) {
-    int bits = static_cast<int>(std::ceil(precision * std::log2(10.0))) + 1;
-    return (bits + 7) / 8;
 }
 
 }  // namespace
@@ -329,7 +237,7 @@ ParquetRowLayout::Node ParquetRowLayout::Plan(const FieldSchema &f, const std::s
             } else {
                 n.conv = Conv::kDecimalFixed;
                 physical = PhysicalType::kFixedLenByteArray;
-                type_length = n.fixed_len = DecimalBytes(p);
+                type_length = n.fixed_len = UnscaledBytesForPrecision(p);
                 logical = LogicalType::Decimal(p, s);
             }
             break;
@@ -520,7 +428,7 @@ void ParquetRowLayout::WriteLeaf(const Node &node, const Value &value, int16_t r
         case Conv::kDecimalInt32:
         case Conv::kDecimalInt64: {
             int64_t v;
-            if (kind != Value::Kind::kBytes || !BytesToInt64(value.as_string(), &v))
+            if (kind != Value::Kind::kBytes || !UnscaledToInt64(value.as_string(), &v))
                 Mismatch(node, value);
             if (node.conv == Conv::kDecimalInt32) {
                 if (v < std::numeric_limits<int32_t>::min() ||
@@ -534,24 +442,17 @@ void ParquetRowLayout::WriteLeaf(const Node &node, const Value &value, int16_t r
             return;
         }
         case Conv::kDecimalFixed: {
-            if (kind != Value::Kind::kBytes) Mismatch(node, value);
-            std::string_view b = value.as_string();
-            const bool negative = !b.empty() && (static_cast<uint8_t>(b[0]) & 0x80);
-            const char sign = negative ? static_cast<char>(0xFF) : 0;
-            const size_t len = static_cast<size_t>(node.fixed_len);
-            while (b.size() > len) {
-                if (b[0] != sign) Mismatch(node, value);
-                b.remove_prefix(1);
+            if (kind != Value::Kind::kBytes ||
+                !ResizeUnscaled(value.as_string(), static_cast<size_t>(node.fixed_len), &fixed_)) {
+                Mismatch(node, value);
             }
-            fixed_.assign(len - b.size(), sign);
-            fixed_.append(b);
             col.WriteBytes(fixed_, rep);
             return;
         }
         case Conv::kDecimalText:
             if (kind != Value::Kind::kBytes) Mismatch(node, value);
             scratch_.clear();
-            AppendDecimalText(value.as_string(), node.scale);
+            AppendDecimalText(&scratch_, value.as_string(), node.scale);
             col.WriteBytes(scratch_, rep);
             return;
         case Conv::kVariableDecimalText: {
@@ -561,7 +462,7 @@ void ParquetRowLayout::WriteLeaf(const Node &node, const Value &value, int16_t r
                 Mismatch(node, value);
             }
             scratch_.clear();
-            AppendDecimalText(value.items()[1].as_string(),
+            AppendDecimalText(&scratch_, value.items()[1].as_string(),
                               static_cast<int32_t>(value.items()[0].as_int()));
             col.WriteBytes(scratch_, rep);
             return;
@@ -583,64 +484,6 @@ void ParquetRowLayout::WriteLeaf(const Node &node, const Value &value, int16_t r
         case Conv::kList:
             Mismatch(node, value);
     }
-}
-
-// Unscaled two's-complement big-endian bytes and a scale -> "-123.45" in scratch_.
-void ParquetRowLayout::AppendDecimalText(std::string_view bytes, int32_t scale) {
-    // Magnitude in base 10^9 limbs, least significant first.
-    const bool negative = !bytes.empty() && (static_cast<uint8_t>(bytes[0]) & 0x80);
-    limbs_.clear();
-    uint32_t borrow = 1;  // two's complement: invert, add one (from the least significant byte)
-    fixed_.assign(bytes.data(), bytes.size());
-    if (negative) {
-        for (size_t i = fixed_.size(); i-- > 0;) {
-            uint32_t b = static_cast<uint8_t>(~static_cast<uint8_t>(fixed_[i])) + borrow;
-            fixed_[i] = static_cast<char>(b & 0xFF);
-            borrow = b >> 8;
-        }
-    }
-    for (char c : fixed_) {
-        uint64_t carry = static_cast<uint8_t>(c);
-        for (uint32_t &limb : limbs_) {
-            uint64_t v = static_cast<uint64_t>(limb) * 256 + carry;
-            limb = static_cast<uint32_t>(v % 1000000000);
-            carry = v / 1000000000;
-        }
-        while (carry > 0) {
-            limbs_.push_back(static_cast<uint32_t>(carry % 1000000000));
-            carry /= 1000000000;
-        }
-    }
-    std::string &digits = fixed_;  // reused: the bytes are no longer needed
-    digits.clear();
-    if (limbs_.empty()) {
-        digits = "0";
-    } else {
-        char buf[16];
-        auto r = std::to_chars(buf, buf + sizeof(buf), limbs_.back());
-        digits.append(buf, r.ptr);
-        for (size_t i = limbs_.size() - 1; i-- > 0;) {
-            r = std::to_chars(buf, buf + sizeof(buf), limbs_[i]);
-            digits.append(9 - static_cast<size_t>(r.ptr - buf), '0');
-            digits.append(buf, r.ptr);
-        }
-    }
-    if (negative && digits != "0") scratch_.push_back('-');
-    if (scale <= 0) {
-        scratch_ += digits;
-        if (digits != "0") scratch_.append(static_cast<size_t>(-scale), '0');
-        return;
-    }
-    const size_t s = static_cast<size_t>(scale);
-    if (digits.size() <= s) {
-        scratch_ += "0.";
-        scratch_.append(s - digits.size(), '0');
-        scratch_ += digits;
-        return;
-    }
-    scratch_.append(digits, 0, digits.size() - s);
-    scratch_.push_back('.');
-    scratch_.append(digits, digits.size() - s, s);
 }
 
 void ParquetRowLayout::WriteRow(const std::vector<Node> &nodes, const Row *row, int16_t rep) {

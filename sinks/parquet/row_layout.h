@@ -22,7 +22,9 @@
 //   Timestamp, connect Timestamp         INT64 TIMESTAMP(MILLIS, false)
 //   MicroTimestamp / NanoTimestamp       INT64 TIMESTAMP(MICROS / NANOS, false): no time zone
 //   ZonedTimestamp (timestamptz)         INT64 TIMESTAMP(MICROS, true), parsed from Debezium's
-//                                        ISO-8601 UTC string; "infinity"/"-infinity" become
+//                                        ISO-8601 string, in UTC or with any offset (a
+//                                        timezone converter's "2024-01-01T09:00:00+09:00" is
+//                                        2024-01-01T00:00:00Z); "infinity"/"-infinity" become
 //                                        INT64_MAX / -INT64_MAX (DuckDB's infinities)
 //   MicroDuration (interval)             INT64, microseconds as Debezium counts them
 //   array                                3-level LIST of the item type; a multi-dimensional
@@ -109,8 +111,6 @@ private:
     void WriteNulls(const Node &node, int16_t def, int16_t rep);
     void WriteLeaf(const Node &node, const Value &value, int16_t rep);
     void WriteRow(const std::vector<Node> &nodes, const Row *row, int16_t rep);
-    // Unscaled two's-complement big-endian bytes and a scale -> "-123.45", appended to scratch_.
-    void AppendDecimalText(std::string_view unscaled, int32_t scale);
     [[noreturn]] void Mismatch(const Node &node, const Value &value) const;
 
     const TableSchema &table_;
@@ -130,7 +130,6 @@ private:
     const std::vector<parquet::ColumnWriter *> *cols_ = nullptr;
     std::string scratch_;          // reused: positions, decimal text
     std::string fixed_;            // reused: FIXED_LEN_BYTE_ARRAY decimals and UUIDs
-    std::vector<uint32_t> limbs_;  // reused: decimal conversion
 };
 
 }  // namespace cdcctl

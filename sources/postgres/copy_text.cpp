@@ -7,16 +7,10 @@
 #endif
 
 #include "core/error.h"
+#include "core/util/int_math.h"
 
 namespace cdcctl::pg {
 namespace {
-
-int HexDigit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 // The first tab or backslash in [p, end), or end. Reads 16 bytes at a time; it never reads
 // outside [begin, end), where begin <= p is the start of the line: the last partial block is
@@ -103,8 +97,8 @@ const std::vector<CopyField> &CopyTextSplitter::Split(std::string_view line, siz
                     case 'v': scratch_ += '\v'; break;
                     case 'x': {
                         int v = 0, n = 0;
-                        while (n < 2 && k + 1 < raw.size() && HexDigit(raw[k + 1]) >= 0) {
-                            v = v * 16 + HexDigit(raw[++k]);
+                        while (n < 2 && k + 1 < raw.size() && HexDigitValue(raw[k + 1]) >= 0) {
+                            v = v * 16 + HexDigitValue(raw[++k]);
                             ++n;
                         }
                         if (n == 0) scratch_ += 'x';

@@ -10,17 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "core/util/handle.h"
 #include "sources/postgres/postgres_config.h"
 
 namespace cdcctl::pg {
 
-template <auto Fn>
-struct Free {
-    template <typename T>
-    void operator()(T *p) const { Fn(p); }
-};
-using ConnPtr = std::unique_ptr<PGconn, Free<PQfinish>>;
-using ResultPtr = std::unique_ptr<PGresult, Free<PQclear>>;
+// Callers spell it pg::Free<PQfreemem>.
+using cdcctl::Free;
+using ConnPtr = Handle<PGconn, PQfinish>;
+using ResultPtr = Handle<PGresult, PQclear>;
 
 class Connection {
 public:

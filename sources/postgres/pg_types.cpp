@@ -1,11 +1,13 @@
 #include "sources/postgres/pg_types.h"
 
-#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
 
 #include "core/error.h"
+#include "core/event/decimal.h"
+#include "core/event/temporal.h"
+#include "core/util/int_math.h"
 
 namespace cdcctl::postgres {
 
@@ -94,19 +96,17 @@ constexpr Builtin kBuiltins[] = {
 // ---------------------------------------------------------------------------------------------
 // Lexing helpers over [p, end)
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
 // Reads between min_digits and max_digits decimal digits.
 bool ReadNumber(const char *&p, const char *end, int min_digits, int max_digits, int64_t *v) {
     int64_t n = 0;
     int count = 0;
-    while (p < end && IsDigit(*p) && count < max_digits) {
+    while (p < end && IsDecimalDigit(*p) && count < max_digits) {
         n = n * 10 + (*p - '0');
         ++p;
         ++count;
     }
     if (count < min_digits) return false;
-    if (p < end && IsDigit(*p)) return false;  // more digits than allowed
+    if (p < end && IsDecimalDigit(*p)) return false;  // more digits than allowed
     *v = n;
     return true;
 }
@@ -116,19 +116,6 @@ bool Consume(const char *&p, const char *end, std::string_view lit) {
     if (std::string_view(p, lit.size()) != lit) return false;
     p += lit.size();
     return true;
-}
-
-bool MulAdd(int64_t a, int64_t b, int64_t c, int64_t *out) {
-    int64_t m;
-    if (__builtin_mul_overflow(a, b, &m)) return false;
-    return !__builtin_add_overflow(m, c, out);
-}
-
-bool IsLeapYear(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-unsigned DaysInMonth(int64_t y, unsigned m) {
-    static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && IsLeapYear(y) ? 29 : kDays[m - 1];
 }
 
 constexpr int64_t kMicrosPerSecond = 1000000;
@@ -196,52 +183,11 @@ bool ReadTime(const char *&p, const char *end, CivilTime *t) {
     return true;
 }
 
-// [+-]HH[:MM[:SS]] as seconds east of UTC.
-bool ReadOffset(const char *&p, const char *end, int64_t *seconds) {
-    if (p >= end || (*p != '+' && *p != '-')) return false;
-    int64_t sign = *p == '-' ? -1 : 1;
-    ++p;
-    int64_t h, m = 0, s = 0;
-    if (!ReadNumber(p, end, 2, 2, &h)) return false;
-    if (p < end && *p == ':') {
-        ++p;
-        if (!ReadNumber(p, end, 2, 2, &m)) return false;
-        if (p < end && *p == ':') {
-            ++p;
-            if (!ReadNumber(p, end, 2, 2, &s)) return false;
-        }
-    }
-    if (m > 59 || s > 59) return false;
-    *seconds = sign * (h * 3600 + m * 60 + s);
-    return true;
-}
-
-void AppendTwoDigits(std::string *out, int64_t v) {
-    out->push_back(static_cast<char>('0' + v / 10));
-    out->push_back(static_cast<char>('0' + v % 10));
-}
-
-// java.time's ISO year: four digits, '+' before years beyond 9999, '-' before negative years.
-void AppendIsoYear(std::string *out, int64_t year) {
-    int64_t abs = year < 0 ? -year : year;
-    if (year < 0) out->push_back('-');
-    else if (year > 9999) out->push_back('+');
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof(buf), abs);
-    size_t n = r.ptr - buf;
-    if (n < 4) out->append(4 - n, '0');
-    out->append(buf, n);
-}
-
 // HH:MM:SS[.fraction]Z from seconds of the day.
-void AppendIsoTime(std::string *out, int64_t secs_of_day, std::string_view fraction) {
-    AppendTwoDigits(out, secs_of_day / 3600);
-    out->push_back(':');
-    AppendTwoDigits(out, secs_of_day / 60 % 60);
-    out->push_back(':');
-    AppendTwoDigits(out, secs_of_day % 60);
+void AppendZonedTime(std::string *out, int64_t secs_of_day, std::string_view fraction) {
+    AppendIsoTimeOfDay(out, secs_of_day);
     // PostgreSQL already drops trailing zeros from the fraction, which is what java.time's
-    // ISO formatter prints too.
+    // ISO formatter prints too, so the digits are copied as printed.
     if (!fraction.empty()) {
         out->push_back('.');
         out->append(fraction);
@@ -249,123 +195,8 @@ void AppendIsoTime(std::string *out, int64_t secs_of_day, std::string_view fract
     out->push_back('Z');
 }
 
-int64_t FloorDiv(int64_t a, int64_t b) {
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-// Clamps to int64. Legal PostgreSQL values can exceed int64 microseconds (intervals of millions
-// of years, timestamps after 294247-01-10); Debezium saturates there (Java's TimeUnit
-// conversions and (long) casts of doubles clamp), and failing would stop the pipeline for good
-// on a row it can never pass.
-int64_t Saturate(__int128 v) {
-    if (v > INT64_MAX) return INT64_MAX;
-    if (v < INT64_MIN) return INT64_MIN;
-    return static_cast<int64_t>(v);
-}
-
-__int128 FloorDiv128(__int128 a, int64_t b) {
-    __int128 q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
 // ---------------------------------------------------------------------------------------------
-// Numeric -> unscaled two's-complement bytes
-
-// Multiplies the little-endian magnitude in `mag` by `mul` and adds `add`.
-void MulAddBytes(std::string *mag, uint32_t mul, uint32_t add) {
-    uint64_t carry = add;
-    for (char &ch : *mag) {
-        uint64_t v = static_cast<uint64_t>(static_cast<unsigned char>(ch)) * mul + carry;
-        ch = static_cast<char>(v & 0xFF);
-        carry = v >> 8;
-    }
-    while (carry != 0) {
-        mag->push_back(static_cast<char>(carry & 0xFF));
-        carry >>= 8;
-    }
-}
-
-// Accumulates decimal digits into the little-endian magnitude, seven at a time.
-void FeedDigits(std::string *mag, std::string_view digits) {
-    size_t i = 0;
-    while (i < digits.size()) {
-        uint32_t mul = 1, add = 0;
-        for (int k = 0; k < 7 && i < digits.size(); ++k, ++i) {
-            mul *= 10;
-            add = add * 10 + static_cast<uint32_t>(digits[i] - '0');
-        }
-        MulAddBytes(mag, mul, add);
-    }
-}
-
-void FeedZeros(std::string *mag, size_t count) {
-    while (count > 0) {
-        size_t k = count < 7 ? count : 7;
-        uint32_t mul = 1;
-        for (size_t j = 0; j < k; ++j) mul *= 10;
-        MulAddBytes(mag, mul, 0);
-        count -= k;
-    }
-}
-
-// Turns the little-endian magnitude in `buf` into the minimal big-endian two's-complement
-// encoding Java's BigInteger.toByteArray produces (zero is one 0x00 byte).
-void FinishTwosComplement(std::string *buf, bool negative) {
-    while (!buf->empty() && buf->back() == 0) buf->pop_back();
-    if (buf->empty()) {
-        buf->push_back(0);
-        return;
-    }
-    if (negative) {
-        bool carry = true;
-        for (char &ch : *buf) {
-            unsigned v = static_cast<unsigned char>(~static_cast<unsigned char>(ch));
-            if (carry) {
-                ++v;
-                carry = v > 0xFF;
-            }
-            ch = static_cast<char>(v & 0xFF);
-        }
-        if ((static_cast<unsigned char>(buf->back()) & 0x80) == 0) buf->push_back(static_cast<char>(0xFF));
-        // Negating can leave a redundant 0xFF sign byte (e.g. -128 -> 0xFF80 -> 0x80).
-        while (buf->size() > 1 && static_cast<unsigned char>(buf->back()) == 0xFF &&
-               (static_cast<unsigned char>((*buf)[buf->size() - 2]) & 0x80) != 0) {
-            buf->pop_back();
-        }
-    } else if ((static_cast<unsigned char>(buf->back()) & 0x80) != 0) {
-        buf->push_back(0);
-    }
-    std::reverse(buf->begin(), buf->end());
-}
-
-// The parts of a numeric's text: sign, integer digits and fractional digits.
-struct DecimalText {
-    bool negative = false;
-    std::string_view int_digits;
-    std::string_view frac_digits;
-};
-
-bool SplitDecimal(std::string_view text, DecimalText *d) {
-    const char *p = text.data();
-    const char *end = p + text.size();
-    if (p < end && (*p == '-' || *p == '+')) {
-        d->negative = *p == '-';
-        ++p;
-    }
-    const char *start = p;
-    while (p < end && IsDigit(*p)) ++p;
-    d->int_digits = std::string_view(start, p - start);
-    if (p < end && *p == '.') {
-        ++p;
-        start = p;
-        while (p < end && IsDigit(*p)) ++p;
-        d->frac_digits = std::string_view(start, p - start);
-    }
-    return p == end && !(d->int_digits.empty() && d->frac_digits.empty());
-}
-
-bool AllZeros(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
+// Numeric
 
 bool IsSpecialNumeric(std::string_view text) {
     return text == "NaN" || text == "Infinity" || text == "-Infinity";
@@ -494,30 +325,6 @@ void MapType(FieldSchema *f, uint32_t type_oid, int32_t typmod, const PgTypeRegi
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-
-int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day) {
-    // Counts in 400-year eras of 146097 days, with years starting in March so that the leap
-    // day falls at the end of the year.
-    int64_t y = year - (month <= 2 ? 1 : 0);
-    int64_t era = FloorDiv(y, 400);
-    int64_t yoe = y - era * 400;
-    int64_t mp = month > 2 ? month - 3 : month + 9;
-    int64_t doy = (153 * mp + 2) / 5 + day - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-void CivilFromDays(int64_t days, int64_t *year, unsigned *month, unsigned *day) {
-    int64_t z = days + 719468;
-    int64_t era = FloorDiv(z, 146097);
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *day = static_cast<unsigned>(doy - (153 * mp + 2) / 5 + 1);
-    *month = static_cast<unsigned>(mp < 10 ? mp + 3 : mp - 9);
-    *year = yoe + era * 400 + (*month <= 2 ? 1 : 0);
-}
 
 PgTypeRegistry::PgTypeRegistry() {
     for (const Builtin &b : kBuiltins) {
@@ -665,7 +472,7 @@ void PgTextConverter::Parse(std::string_view text, Value *out) const {
             if (text == "NaN") { out->SetDouble(std::numeric_limits<double>::quiet_NaN()); return; }
             if (text == "Infinity") { out->SetDouble(std::numeric_limits<double>::infinity()); return; }
             if (text == "-Infinity") { out->SetDouble(-std::numeric_limits<double>::infinity()); return; }
-            if (text.empty() || !(IsDigit(*p) || *p == '-' || *p == '.')) Fail(type_name_, text, "not a number");
+            if (text.empty() || !(IsDecimalDigit(*p) || *p == '-' || *p == '.')) Fail(type_name_, text, "not a number");
             if (kind_ == Kind::kFloat32) {
                 // Parse as a float so that the value is the float PostgreSQL stored; widening to
                 // double is exact and the encoder prints it back as the float's shortest form.
@@ -688,54 +495,31 @@ void PgTextConverter::Parse(std::string_view text, Value *out) const {
                 out->SetNull();  // no Decimal can hold NaN or an infinity (see header)
                 return;
             }
-            DecimalText d;
-            if (!SplitDecimal(text, &d)) Fail(type_name_, text, "not a decimal number");
-            std::string_view int_digits = d.int_digits;
-            std::string_view frac = d.frac_digits;
-            size_t pad = 0;
-            int32_t scale = 0;
+            DecimalDigits d;
+            if (!SplitDecimalText(text, &d)) Fail(type_name_, text, "not a decimal number");
             if (kind_ == Kind::kVariableDecimal) {
                 // Debezium strips trailing zeros but never goes below scale 0.
-                while (!frac.empty() && frac.back() == '0') frac.remove_suffix(1);
-                scale = static_cast<int32_t>(frac.size());
-            } else if (scale_ >= 0) {
-                scale = scale_;
-                if (frac.size() > static_cast<size_t>(scale_)) {
-                    if (!AllZeros(frac.substr(scale_))) Fail(type_name_, text, "more fractional digits than the column's scale");
-                    frac = frac.substr(0, scale_);
-                }
-                pad = static_cast<size_t>(scale_) - frac.size();
-            } else {
-                // A negative scale: the value is a multiple of 10^-scale.
-                scale = scale_;
-                if (!AllZeros(frac)) Fail(type_name_, text, "fractional digits in a column with a negative scale");
-                frac = {};
-                size_t drop = static_cast<size_t>(-scale_);
-                if (int_digits.size() <= drop) {
-                    if (!AllZeros(int_digits)) Fail(type_name_, text, "not a multiple of the column's negative scale");
-                    int_digits = {};
-                } else {
-                    if (!AllZeros(int_digits.substr(int_digits.size() - drop))) {
-                        Fail(type_name_, text, "not a multiple of the column's negative scale");
-                    }
-                    int_digits.remove_suffix(drop);
-                }
-            }
-            std::string *buf;
-            if (kind_ == Kind::kDecimal) {
-                out->SetBytes({});
-                buf = &out->mutable_str();
-            } else {
+                while (!d.frac_digits.empty() && d.frac_digits.back() == '0') d.frac_digits.remove_suffix(1);
                 std::vector<Value> &items = out->SetStruct();
                 items.resize(2);
-                items[0].SetInt(scale);
+                items[0].SetInt(static_cast<int32_t>(d.frac_digits.size()));
                 items[1].SetBytes({});
-                buf = &items[1].mutable_str();
+                UnscaledFromDigits(d, 0, &items[1].mutable_str());
+                return;
             }
-            FeedDigits(buf, int_digits);
-            FeedDigits(buf, frac);
-            FeedZeros(buf, pad);
-            FinishTwosComplement(buf, d.negative);
+            DecimalDigits fitted;
+            size_t zeros = 0;
+            switch (FitToScale(d, scale_, &fitted, &zeros)) {
+                case ScaleFit::kOk: break;
+                case ScaleFit::kTooManyFractionDigits:
+                    Fail(type_name_, text, "more fractional digits than the column's scale");
+                case ScaleFit::kFractionWithNegativeScale:
+                    Fail(type_name_, text, "fractional digits in a column with a negative scale");
+                case ScaleFit::kNotMultiple:
+                    Fail(type_name_, text, "not a multiple of the column's negative scale");
+            }
+            out->SetBytes({});
+            UnscaledFromDigits(fitted, zeros, &out->mutable_str());
             return;
         }
 
@@ -798,7 +582,7 @@ void PgTextConverter::Parse(std::string_view text, Value *out) const {
             __int128 micros =
                 static_cast<__int128>(DaysFromCivil(d.year, d.month, d.day)) * kMicrosPerDay +
                 t.Micros();
-            out->SetInt(Saturate(millis ? FloorDiv128(micros, 1000) : micros));
+            out->SetInt(SaturateToInt64(millis ? FloorDiv128(micros, 1000) : micros));
             return;
         }
 
@@ -811,33 +595,25 @@ void PgTextConverter::Parse(std::string_view text, Value *out) const {
             CivilTime t;
             int64_t offset;
             if (!ReadDate(p, end, &d) || !Consume(p, end, " ") || !ReadTime(p, end, &t) || t.hour == 24 ||
-                !ReadOffset(p, end, &offset) || !ApplyEra(p, end, &d) || p != end) {
+                !ReadUtcOffset(p, end, &offset) || !ApplyEra(p, end, &d) || p != end) {
                 Fail(type_name_, text, "expected YYYY-MM-DD HH:MM:SS[.ffffff]+HH[:MM[:SS]][ BC]");
             }
             // Seconds since the epoch cannot overflow: PostgreSQL's years stay below 300000.
             int64_t secs = DaysFromCivil(d.year, d.month, d.day) * 86400 + t.hour * 3600 + t.minute * 60 +
                            t.second - offset;
-            int64_t days = FloorDiv(secs, 86400);
-            int64_t secs_of_day = secs - days * 86400;
-            int64_t year;
-            unsigned month, day;
-            CivilFromDays(days, &year, &month, &day);
+            int64_t days = FloorDiv(secs, kSecondsPerDay);
             out->SetString({});
             std::string &s = out->mutable_str();
-            AppendIsoYear(&s, year);
-            s.push_back('-');
-            AppendTwoDigits(&s, month);
-            s.push_back('-');
-            AppendTwoDigits(&s, day);
+            AppendIsoDate(&s, days);
             s.push_back('T');
-            AppendIsoTime(&s, secs_of_day, t.fraction);
+            AppendZonedTime(&s, secs - days * kSecondsPerDay, t.fraction);
             return;
         }
 
         case Kind::kZonedTime: {
             CivilTime t;
             int64_t offset;
-            if (!ReadTime(p, end, &t) || !ReadOffset(p, end, &offset) || p != end) {
+            if (!ReadTime(p, end, &t) || !ReadUtcOffset(p, end, &offset) || p != end) {
                 Fail(type_name_, text, "expected HH:MM:SS[.ffffff]+HH[:MM[:SS]]");
             }
             out->SetString({});
@@ -847,8 +623,7 @@ void PgTextConverter::Parse(std::string_view text, Value *out) const {
                 return;
             }
             int64_t secs = t.hour * 3600 + t.minute * 60 + t.second - offset;
-            secs = ((secs % 86400) + 86400) % 86400;
-            AppendIsoTime(&s, secs, t.fraction);
+            AppendZonedTime(&s, FloorMod(secs, kSecondsPerDay), t.fraction);
             return;
         }
 
@@ -903,14 +678,14 @@ void PgTextConverter::Parse(std::string_view text, Value *out) const {
                 while (p < end && *p != ' ') ++p;
                 std::string_view unit(unit_start, p - unit_start);
                 bool ok;
-                if (unit == "year" || unit == "years") ok = MulAdd(n, 12, months, &months);
+                if (unit == "year" || unit == "years") ok = CheckedMulAdd(n, 12, months, &months);
                 else if (unit == "mon" || unit == "mons") ok = !__builtin_add_overflow(months, n, &months);
                 else if (unit == "day" || unit == "days") ok = !__builtin_add_overflow(days, n, &days);
                 else Fail(type_name_, text, "unknown interval unit");
                 if (!ok) Fail(type_name_, text, "out of range for MicroDuration");
             }
             if (!any) Fail(type_name_, text, "empty interval");
-            out->SetInt(Saturate(static_cast<__int128>(months) * kMicrosPerMonth +
+            out->SetInt(SaturateToInt64(static_cast<__int128>(months) * kMicrosPerMonth +
                                  static_cast<__int128>(days) * kMicrosPerDay + time_us));
             return;
         }
@@ -922,14 +697,8 @@ void PgTextConverter::Parse(std::string_view text, Value *out) const {
             out->SetBytes({});
             std::string &b = out->mutable_str();
             b.resize((text.size() - 2) / 2);
-            auto hex = [](char c) -> int {
-                if (c >= '0' && c <= '9') return c - '0';
-                if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-                if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-                return -1;
-            };
             for (size_t i = 0; i < b.size(); ++i) {
-                int hi = hex(text[2 + 2 * i]), lo = hex(text[3 + 2 * i]);
+                int hi = HexDigitValue(text[2 + 2 * i]), lo = HexDigitValue(text[3 + 2 * i]);
                 if (hi < 0 || lo < 0) Fail(type_name_, text, "not a hex digit");
                 b[i] = static_cast<char>(hi << 4 | lo);
             }

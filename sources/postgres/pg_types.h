@@ -157,8 +157,4 @@ private:
 // Convenience for cold paths and tests: prepares a converter for `field` and parses `text`.
 void ParseText(const FieldSchema &field, std::string_view text, Value *out);
 
-// Days since 1970-01-01 of a proleptic Gregorian date (year 0 = 1 BC), and back.
-int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
-void CivilFromDays(int64_t days, int64_t *year, unsigned *month, unsigned *day);
-
 }  // namespace cdcctl::postgres

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "sources/postgres/byte_reader.h"
+#include "core/util/byte_reader.h"
 
 namespace cdcctl {
 
@@ -268,7 +268,7 @@ PgoutputMessage PgoutputDecoder::Decode(std::string_view message) {
                             "commit, which never sends it");
     }
     // Over the whole message, so that the byte offsets in errors count from the type byte.
-    ByteReader r(message, info->context);
+    ByteReader r(message, "postgres", info->context);
     r.ReadU8("message type");
     switch (info->type) {
         case 'B':

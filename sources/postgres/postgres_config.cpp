@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "sources/postgres/pg_connection.h"
+#include "core/util/handle.h"
 
 namespace cdcctl {
 namespace {
@@ -53,14 +53,14 @@ std::string SlotSafe(const std::string &pipeline) {
     return out;
 }
 
-using Conninfo = std::unique_ptr<PQconninfoOption, pg::Free<PQconninfoFree>>;
+using Conninfo = Handle<PQconninfoOption, PQconninfoFree>;
 
 // libpq's own parser decides what a valid URI or key=value string is. Its error text may quote
 // part of the string, which may be the password, so it is not passed on.
 Conninfo ParseConninfo(const std::string &url) {
     char *err = nullptr;
     Conninfo opts(PQconninfoParse(url.c_str(), &err));
-    std::unique_ptr<char, pg::Free<PQfreemem>> discarded(err);
+    Handle<char, PQfreemem> discarded(err);
     return opts;
 }
 

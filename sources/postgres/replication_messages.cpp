@@ -4,10 +4,10 @@
 
 #include <chrono>
 #include <cstdio>
-#include <limits>
 
 #include "core/error.h"
-#include "sources/postgres/byte_reader.h"
+#include "core/util/byte_reader.h"
+#include "core/util/int_math.h"
 
 namespace cdcctl {
 
@@ -15,34 +15,12 @@ namespace {
 
 constexpr int64_t kEpochOffsetUs = kPostgresEpochUnixSeconds * 1000000;
 
-int64_t SaturatingAdd(int64_t a, int64_t b) {
-    int64_t out;
-    if (__builtin_add_overflow(a, b, &out)) {
-        return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
-    }
-    return out;
-}
-
-void PutU64(char *out, uint64_t v) {
-    for (int i = 7; i >= 0; --i) {
-        out[i] = static_cast<char>(v & 0xff);
-        v >>= 8;
-    }
-}
-
-int HexDigit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 // One half of an LSN: 1 to 8 hex digits.
 bool ParseLsnHalf(std::string_view text, uint32_t *out) {
     if (text.empty() || text.size() > 8) return false;
     uint32_t v = 0;
     for (char c : text) {
-        int d = HexDigit(c);
+        int d = HexDigitValue(c);
         if (d < 0) return false;
         v = (v << 4) | static_cast<uint32_t>(d);
     }
@@ -58,7 +36,7 @@ ReplicationMessage DecodeReplicationMessage(std::string_view copy_data) {
     }
     switch (copy_data[0]) {
         case 'w': {
-            ByteReader r(copy_data, "replication XLogData message");
+            ByteReader r(copy_data, "postgres", "replication XLogData message");
             r.ReadU8("message type");
             XLogData m;
             m.wal_start = r.ReadU64("wal_start");
@@ -68,7 +46,7 @@ ReplicationMessage DecodeReplicationMessage(std::string_view copy_data) {
             return m;
         }
         case 'k': {
-            ByteReader r(copy_data, "replication keepalive message");
+            ByteReader r(copy_data, "postgres", "replication keepalive message");
             r.ReadU8("message type");
             PrimaryKeepalive m;
             m.wal_end = r.ReadU64("wal_end");
@@ -90,10 +68,10 @@ ReplicationMessage DecodeReplicationMessage(std::string_view copy_data) {
 std::array<char, kStandbyStatusUpdateSize> EncodeStandbyStatusUpdate(const StandbyStatusUpdate &u) {
     std::array<char, kStandbyStatusUpdateSize> out{};
     out[0] = 'r';
-    PutU64(&out[1], u.write_lsn);
-    PutU64(&out[9], u.flush_lsn);
-    PutU64(&out[17], u.apply_lsn);
-    PutU64(&out[25], static_cast<uint64_t>(u.client_time_us));
+    StoreBigEndian<uint64_t>(&out[1], u.write_lsn);
+    StoreBigEndian<uint64_t>(&out[9], u.flush_lsn);
+    StoreBigEndian<uint64_t>(&out[17], u.apply_lsn);
+    StoreBigEndian<uint64_t>(&out[25], static_cast<uint64_t>(u.client_time_us));
     out[33] = u.reply_requested ? 1 : 0;
     return out;
 }

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/event/decimal.h"
+#include "core/event/temporal.h"
 #include "sources/postgres/source_block.h"
 #include "sinks/elasticsearch/bulk_request.h"
 #include "sinks/elasticsearch/bulk_response.h"
@@ -410,6 +412,28 @@ TEST_CASE(
     s.clear();
     AppendDecimalText(&s, std::string("\x0C", 1), -2);
     CHECK(s == "1200");
+}
+
+TEST_CASE("row documents: a ZonedTimestamp with an offset is written as the same instant in UTC") {
+    auto t = std::make_shared<TableSchema>();
+    t->topic = "foo.public.event";
+    t->schema = "public";
+    t->table = "event";
+    t->columns = {Field("id", FieldType::kInt64),
+                  Field("at", FieldType::kString, std::string(semantic::kZonedTimestamp))};
+    t->key = {0};
+    BulkEncoder enc(Cfg());
+    auto doc = [&](std::string at) {
+        std::string body = Encode(enc, Insert(t, {Value::Int(1), Value::String(std::move(at))}));
+        return body.substr(body.find('\n') + 1);
+    };
+    // A timezone converter's local time: 09:00 at +09:00 is midnight UTC.
+    CHECK(doc("2024-01-01T09:00:00+09:00") == "{\"id\":1,\"at\":\"2024-01-01T00:00:00Z\"}\n");
+    CHECK(doc("2023-12-31T18:29:44.5-05:30:15") ==
+          "{\"id\":1,\"at\":\"2023-12-31T23:59:59.5Z\"}\n");
+    // What the source writes, in UTC, and text that is no instant, go out as they are.
+    CHECK(doc("+10000-01-01T00:00:00.120Z") == "{\"id\":1,\"at\":\"+10000-01-01T00:00:00.120Z\"}\n");
+    CHECK(doc("infinity") == "{\"id\":1,\"at\":\"infinity\"}\n");
 }
 
 TEST_CASE("bulk response: errors false means every item is done") {

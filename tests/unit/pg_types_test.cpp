@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/event/temporal.h"
 #include "sources/postgres/pg_types.h"
 
 using namespace cdcctl;

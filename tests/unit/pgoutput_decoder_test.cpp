@@ -11,7 +11,6 @@
 #include <variant>
 
 #include "core/error.h"
-#include "sources/postgres/byte_reader.h"
 
 using namespace cdcctl;
 
@@ -92,52 +91,6 @@ std::string InsertFixture() {
 }
 
 }  // namespace
-
-TEST_CASE("ByteReader reads big-endian integers at any alignment") {
-    std::string bytes = std::string("\xAA", 1) + Wire('\x01').I16(-2).U32(0xDEADBEEF).I64(-3).str();
-    ByteReader r(bytes, "test message");
-    CHECK(r.ReadU8("pad") == 0xAA);
-    CHECK(r.ReadU8("type") == 0x01);
-    CHECK(r.ReadI16("a") == -2);
-    CHECK(r.ReadU32("b") == 0xDEADBEEF);
-    CHECK(r.ReadI64("c") == -3);
-    CHECK(r.AtEnd());
-}
-
-TEST_CASE("ByteReader strings and byte runs are views into the buffer") {
-    std::string bytes = std::string("ab\0cde", 6);
-    ByteReader r(bytes, "test message");
-    std::string_view s = r.ReadCString("s");
-    CHECK(s == "ab");
-    CHECK(s.data() == bytes.data());
-    CHECK(r.ReadBytes(2, "b") == "cd");
-    CHECK(r.Remaining() == 1);
-    CHECK(r.Offset() == 5);
-}
-
-TEST_CASE("ByteReader names the message, the field and the offset when a read runs past the end") {
-    std::string bytes("\x01\x02\x03", 3);
-    ByteReader r(bytes, "test message");
-    r.ReadU8("first");
-    try {
-        r.ReadU32("length");
-        FAIL("no ProtocolError");
-    } catch (const ProtocolError &e) {
-        CHECK(e.Component() == "postgres");
-        CHECK(std::string(e.what()) ==
-              "test message: truncated reading 'length' at byte 1 (needs 4 byte(s), 2 left)");
-    }
-    CHECK(r.Offset() == 1);
-}
-
-TEST_CASE("ByteReader on an empty buffer rejects every read") {
-    ByteReader r(std::string_view(), "test message");
-    CHECK(r.AtEnd());
-    CHECK_THROWS_AS(r.ReadU8("x"), ProtocolError);
-    CHECK_THROWS_AS(r.ReadCString("x"), ProtocolError);
-    CHECK_THROWS_AS(r.ReadBytes(1, "x"), ProtocolError);
-    CHECK(r.ReadBytes(0, "x").empty());
-}
 
 TEST_CASE("Begin carries the final LSN, the commit time and the xid") {
     std::string bytes = Wire('B').U64(0x16B374D848).I64(739000000123456).U32(7777).str();

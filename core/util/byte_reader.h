@@ -1,14 +1,14 @@
-// A length-checked reader over one message from a PostgreSQL server.
+// A length-checked reader over one binary protocol message.
 //
-// Wire format: everything PostgreSQL sends in its replication protocol is big-endian ("network
-// byte order") fixed-width integers (Int8/Int16/Int32/Int64), NUL-terminated strings ("String")
-// and length-prefixed byte runs ("Byten", the length read separately by the caller). Nothing is
-// aligned, so loads go through memcpy. Every read checks the remaining length first and throws a
-// ProtocolError (component "postgres") that names the message and the field being read, so a
-// truncated or corrupt message can never read past the buffer.
+// Wire format: big-endian ("network byte order") fixed-width integers, NUL-terminated strings and
+// length-prefixed byte runs (the length read separately by the caller), as PostgreSQL's
+// replication protocol sends them; the MySQL binlog's little-endian fields are the caller's to
+// add. Nothing is aligned, so loads go through memcpy. Every read checks the remaining length
+// first and throws a ProtocolError that carries the component ("postgres", "mysql") and names
+// the message and the field being read, so a truncated or corrupt message can never read past
+// the buffer.
 #pragma once
 
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -16,18 +16,20 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "core/util/int_math.h"
 
 namespace cdcctl {
 
 class ByteReader {
 public:
-    // `what` names the message for error messages, e.g. "pgoutput Insert message".
-    ByteReader(std::string_view data, std::string_view what) : data_(data), what_(what) {}
+    // `component` is the ProtocolError's component; `what` names the message for error messages,
+    // e.g. "pgoutput Insert message". Both must outlive the reader (literals, typically).
+    ByteReader(std::string_view data, std::string_view component, std::string_view what)
+        : data_(data), component_(component), what_(what) {}
 
     uint8_t ReadU8(std::string_view field) {
-        uint8_t v;
-        Load(&v, sizeof v, field);
-        return v;
+        Require(1, field);
+        return static_cast<uint8_t>(data_[pos_++]);
     }
     int16_t ReadI16(std::string_view field) {
         return static_cast<int16_t>(ReadBig<uint16_t>(field));
@@ -74,9 +76,9 @@ public:
         }
     }
 
-    // Throws ProtocolError("postgres", "<what>: <detail>").
+    // Throws ProtocolError(<component>, "<what>: <detail>").
     [[noreturn]] void Fail(const std::string &detail) const {
-        throw ProtocolError("postgres", std::string(what_) + ": " + detail);
+        throw ProtocolError(std::string(component_), std::string(what_) + ": " + detail);
     }
 
 private:
@@ -88,25 +90,16 @@ private:
         }
     }
 
-    void Load(void *out, size_t n, std::string_view field) {
-        Require(n, field);
-        std::memcpy(out, data_.data() + pos_, n);
-        pos_ += n;
-    }
-
     template <typename T>
     T ReadBig(std::string_view field) {
-        T v;
-        Load(&v, sizeof v, field);
-        if constexpr (std::endian::native == std::endian::little) {
-            if constexpr (sizeof(T) == 2) v = __builtin_bswap16(v);
-            if constexpr (sizeof(T) == 4) v = __builtin_bswap32(v);
-            if constexpr (sizeof(T) == 8) v = __builtin_bswap64(v);
-        }
+        Require(sizeof(T), field);
+        T v = LoadBigEndian<T>(data_.data() + pos_);
+        pos_ += sizeof(T);
         return v;
     }
 
     std::string_view data_;
+    std::string_view component_;
     std::string_view what_;
     size_t pos_ = 0;
 };
