@@ -269,8 +269,19 @@ RunSummary RunLoop(Source &source, std::vector<std::unique_ptr<Transform>> &tran
     handoff.Cancel();
     producer.join();
     summary.interrupted = handoff.Interrupted();
-    ack.SetConfirm([&](const Offset &o) { source.Confirm(o); });
     std::exception_ptr error = handoff.Error();
+    ack.SetConfirm([&](const Offset &o) {
+        if (!error) {
+            source.Confirm(o);
+            return;
+        }
+        // The source failed and its connection may be gone: confirming is worth a try, but the
+        // failure that ended the run is the one to report, not this one.
+        try {
+            source.Confirm(o);
+        } catch (const Error &) {
+        }
+    });
     // A confirmation posted after the source thread's last look still goes to the server.
     if (auto c = handoff.TakeConfirm(); c && !error) source.Confirm(*c);
 

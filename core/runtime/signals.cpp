@@ -26,5 +26,6 @@ void Install() {
 bool StopRequested() { return g_signals.load(std::memory_order_relaxed) > 0; }
 bool AbortRequested() { return g_signals.load(std::memory_order_relaxed) > 1; }
 void RequestStop() { g_signals.fetch_add(1, std::memory_order_relaxed); }
+void Reset() { g_signals.store(0, std::memory_order_relaxed); }
 
 }  // namespace cdcctl::signals

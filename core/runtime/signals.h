@@ -7,6 +7,9 @@ namespace cdcctl::signals {
 void Install();
 bool StopRequested();
 bool AbortRequested();
-void RequestStop();  // as if SIGTERM arrived (tests, EPIPE)
+void RequestStop();  // as if SIGTERM arrived (tests)
+// Forget every request, as in a process that got no signal: for tests that run several pipelines
+// in one process. Never called by cdcctl itself.
+void Reset();
 
 }  // namespace cdcctl::signals
