@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "core/error.h"
 #include "registry/pipeline.h"
 #include "core/json/json_writer.h"
 #include "core/runtime/log.h"
@@ -23,6 +24,9 @@ int State(const std::string &file) {
                                config.state_path + "' does not exist).");
         return static_cast<int>(ExitCode::kOk);
     }
+    // Another pipeline's file (a shared `state:` path) would print a position this pipeline
+    // never reached: the same check as `cdcctl run`.
+    CheckStateBelongsTo(*state, IdentityOf(config), config.state_path);
     // Escaped: the state file's path may hold any character, quotes and backslashes included.
     auto field = [](std::string *out, std::string_view key, std::string_view value) {
         *out += '"';

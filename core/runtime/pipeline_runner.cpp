@@ -204,6 +204,20 @@ std::string_view PipelineModeName(PipelineMode mode) {
     return mode == PipelineMode::kSync ? "sync" : "cdc";
 }
 
+void CheckStateBelongsTo(const PipelineState &stored, const RunIdentity &identity,
+                         const std::string &path) {
+    const std::string_view mode = PipelineModeName(identity.mode);
+    if (stored.pipeline == identity.pipeline && stored.source_type == identity.source_type &&
+        stored.mode == mode) {
+        return;
+    }
+    throw StateError("state", "state file '" + path + "' belongs to pipeline '" + stored.pipeline +
+                                  "' (" + stored.source_type + ", " + stored.mode + " mode), not '" +
+                                  identity.pipeline + "' (" + identity.source_type + ", " +
+                                  std::string(mode) +
+                                  " mode); point 'state:' at another file, or run 'cdcctl reset'");
+}
+
 RunSummary RunLoop(Source &source, std::vector<std::unique_ptr<Transform>> &transforms, Sink &sink,
                    StateStore &store, const RunIdentity &identity, const RunOptions &options) {
     RunSummary summary;
@@ -212,14 +226,7 @@ RunSummary RunLoop(Source &source, std::vector<std::unique_ptr<Transform>> &tran
     state.source_type = identity.source_type;
     state.mode = std::string(PipelineModeName(identity.mode));
     if (auto stored = store.Load()) {
-        if (stored->pipeline != state.pipeline || stored->source_type != state.source_type ||
-            stored->mode != state.mode) {
-            throw StateError("state", "state file '" + store.path() + "' belongs to pipeline '" +
-                                          stored->pipeline + "' (" + stored->source_type + ", " +
-                                          stored->mode + " mode), not '" + state.pipeline + "' (" +
-                                          state.source_type + ", " + state.mode +
-                                          " mode); point 'state:' at another file, or run 'cdcctl reset'");
-        }
+        CheckStateBelongsTo(*stored, identity, store.path());
         state.offset = stored->offset;
     }
 

@@ -45,7 +45,13 @@ struct RunSummary {
 // failed. The caller holds the run lock. Throws cdcctl::Error subclasses for the CLI to map to
 // exit codes; a state saved by another pipeline, source type or mode is a StateError.
 class StateStore;
+struct PipelineState;
 RunSummary RunLoop(Source &source, std::vector<std::unique_ptr<Transform>> &transforms, Sink &sink,
                    StateStore &store, const RunIdentity &identity, const RunOptions &options);
+
+// Throws the StateError RunLoop throws when `stored` (read from `path`) was saved by another
+// pipeline, source type or mode than `identity`'s.
+void CheckStateBelongsTo(const PipelineState &stored, const RunIdentity &identity,
+                         const std::string &path);
 
 }  // namespace cdcctl

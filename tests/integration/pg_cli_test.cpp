@@ -835,3 +835,21 @@ TEST_CASE("an output file torn by kill -9 gets a newline, so the next run's even
     std::vector<Event> events = ParseEvents(text.substr(nl + 1));
     CHECK(IdSet(events) == std::set<long>{1});
 }
+
+TEST_CASE("state on another pipeline's state file is an error, as run is") {
+    CdcFixture f;
+    f.Sql("CREATE TABLE product (id bigint PRIMARY KEY, name text)");
+    f.Sql("INSERT INTO product VALUES (1, 'a')");
+    std::string first = f.WritePipeline("first");
+    REQUIRE(f.RunOnce(first).size() == 1);
+    // A second pipeline whose state: points at the first one's file.
+    std::string second = f.WritePipeline("second", "[public.product]", "",
+                                         "sink:\n  type: stdout\nstate: .cdcctl/first.state\n");
+    ProcessResult s = f.Cdcctl({"state", second});
+    CHECK_MESSAGE(s.exit_code == 65, s.Describe());
+    CHECK(s.out.empty());
+    CHECK_MESSAGE(Contains(s.err, "belongs to pipeline 'first'"), s.err);
+    ProcessResult r = f.Cdcctl({"run", "--once", second});
+    CHECK_MESSAGE(r.exit_code == 65, r.Describe());
+    CHECK_MESSAGE(Contains(r.err, "belongs to pipeline 'first'"), r.err);
+}
