@@ -72,6 +72,10 @@ Connection Connection::Open(const PostgresSourceConfig &cfg, Kind kind) {
         keys.push_back("sslmode");
         vals.push_back(cfg.sslmode.c_str());
     }
+    if (!cfg.sslrootcert.empty()) {
+        keys.push_back("sslrootcert");
+        vals.push_back(cfg.sslrootcert.c_str());
+    }
     if (!cfg.password.empty()) {
         keys.push_back("password");
         vals.push_back(cfg.password.value.c_str());

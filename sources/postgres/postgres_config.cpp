@@ -157,6 +157,11 @@ const StructSpec<PostgresSourceConfig> &PostgresSourceSpec() {
                              {"verify-ca", "verify-ca"},
                              {"verify-full", "verify-full"}},
                             "TLS use, as libpq's sslmode.");
+        s.String("sslrootcert", &C::sslrootcert,
+                 "File of the certificate authorities that sign the server's certificate, as "
+                 "libpq's sslrootcert; sslmode verify-ca or verify-full checks the server "
+                 "against it. A relative path is relative to the working directory.")
+            .DefaultDoc("libpq's default, ~/.postgresql/root.crt");
         s.SecretString("url", &C::url,
                        "A libpq connection URI (postgresql://user@host:port/db) or key=value "
                        "string used instead of host, port, user and database. Redacted in logs "

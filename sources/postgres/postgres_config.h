@@ -31,6 +31,7 @@ struct PostgresSourceConfig {
     DecimalHandlingMode decimal_handling_mode = DecimalHandlingMode::kPrecise;
     std::chrono::milliseconds heartbeat_interval{10000};
     std::string sslmode = "prefer";
+    std::string sslrootcert;  // empty: libpq's default
 };
 
 // Every key of `source:` when `type: postgres`, with its default, checks and documentation.

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "tests/integration/cdc_fixture.h"
+#include "tests/integration/certificates.h"
 #include "tests/servers/es_double.h"
 
 using namespace cdcctl;
@@ -45,32 +46,6 @@ bool Accepts(int port) {
     ::close(fd);
     return ok;
 }
-
-void Run(const std::vector<std::string> &argv, const std::string &cwd) {
-    ProcessResult r = RunProcess(argv, {}, std::chrono::seconds(60), cwd);
-    REQUIRE_MESSAGE(r.exit_code == 0, r.Describe());
-}
-
-// A certificate authority and a server certificate for 127.0.0.1 signed by it.
-struct Certificates {
-    explicit Certificates(const TempDir &dir) : ca(dir.File("ca.pem")) {
-        const std::string d = dir.path();
-        Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-             "/CN=cdcctl test CA", "-keyout", d + "/ca.key", "-out", ca},
-            d);
-        Run({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
-             d + "/server.key", "-out", d + "/server.csr"},
-            d);
-        WriteFile(d + "/san.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-        Run({"openssl", "x509", "-req", "-in", d + "/server.csr", "-CA", ca, "-CAkey",
-             d + "/ca.key", "-CAcreateserial", "-days", "2", "-extfile", d + "/san.ext", "-out",
-             d + "/server.pem"},
-            d);
-        server_cert = d + "/server.pem";
-        server_key = d + "/server.key";
-    }
-    std::string ca, server_cert, server_key;
-};
 
 // socat terminating TLS on a free port and forwarding to the double.
 struct TlsFront {

@@ -413,6 +413,7 @@ TEST_CASE("DescribePipeline shows the effective configuration with defaults fill
           "  decimal_handling_mode: precise\n"
           "  heartbeat_interval: 10s\n"
           "  sslmode: prefer\n"
+          "  sslrootcert: \"\"\n"
           "  url: \"\"\n"
           "transforms: []\n"
           "sink:\n"
